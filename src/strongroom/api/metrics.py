@@ -1,0 +1,51 @@
+"""Prometheus metrics of one API instance (its own registry, no process globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _SealCollector(Collector):
+    def __init__(self, state: Callable[[], tuple[bool, bool]]) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        initialized, sealed = self._state()
+        yield GaugeMetricFamily(
+            "strongroom_initialized", "1 if initialized", value=int(initialized)
+        )
+        yield GaugeMetricFamily("strongroom_sealed", "1 if sealed", value=int(sealed))
+
+
+class Metrics:
+    """Request counts and latencies by route and status, and the seal state."""
+
+    def __init__(self, seal_state: Callable[[], tuple[bool, bool]]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "strongroom_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "strongroom_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.registry.register(_SealCollector(seal_state))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))

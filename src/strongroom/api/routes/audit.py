@@ -1,0 +1,58 @@
+"""Audit trail routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.params import Security
+
+from strongroom.api.deps import NodeDep, call_of, require
+from strongroom.api.models import EventOut, EventsOut
+from strongroom.clock import parse_rfc3339
+from strongroom.errors import InvalidRequestError
+from strongroom.identity.principal import Principal
+from strongroom.identity.scopes import AUDIT_READ
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+def _time(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise InvalidRequestError(f"{name} must be an RFC 3339 timestamp") from None
+
+
+@router.get("/events", name="audit.events.read")
+def list_events(
+    request: Request,
+    node: NodeDep,
+    principal: Annotated[Principal, Security(require(AUDIT_READ))],
+    after: Annotated[int | None, Query(ge=-1, description="Cursor: the last index seen.")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    actor: Annotated[str | None, Query(max_length=256)] = None,
+    action: Annotated[str | None, Query(max_length=128, description="Exact, or prefix*.")] = None,
+    since: Annotated[str | None, Query(max_length=64, description="RFC 3339, inclusive.")] = None,
+    until: Annotated[str | None, Query(max_length=64, description="RFC 3339, exclusive.")] = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> EventsOut:
+    """Events in index order (or newest first), filtered, one page at a time."""
+    settings = node.settings
+    size = settings.default_page_size if limit is None else limit
+    if size > settings.max_page_size:
+        raise InvalidRequestError(f"limit may not exceed {settings.max_page_size}")
+    events = node.audit_events(
+        call_of(request, principal),
+        after=after,
+        actor=actor,
+        action=action,
+        since_us=_time(since, "since"),
+        until_us=_time(until, "until"),
+        limit=size,
+        newest_first=order == "desc",
+    )
+    out = [EventOut(**vars(e)) for e in events]
+    return EventsOut(events=out, next=out[-1].index if len(out) == size else None)

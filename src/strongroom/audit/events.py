@@ -1,0 +1,59 @@
+"""Audit events: what is recorded, and how it becomes a Merkle leaf.
+
+An event names the actor, the action, the resource, the outcome, the request id and the
+time, plus a small ``detail`` of identifiers (key versions, token ids, scope names).
+Never a secret value, a plaintext, a token or a share: the services building events pass
+identifiers only, and `Detail` refuses values that are not plain scalars or lists of them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from strongroom.clock import rfc3339
+from strongroom.crypto.canonical import canonical_json
+from strongroom.crypto.merkle import leaf_hash
+
+Outcome = Literal["success", "denied", "error"]
+Detail = dict[str, str | int | bool | list[str] | None]
+MAX_DETAIL_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An event before it has a sequence number."""
+
+    time_us: int
+    request_id: str
+    actor: str
+    action: str
+    resource: str
+    outcome: Outcome
+    detail: Detail = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "time": rfc3339(self.time_us),
+            "request_id": self.request_id,
+            "actor": self.actor,
+            "action": self.action,
+            "resource": self.resource,
+            "outcome": self.outcome,
+            "detail": self.detail,
+        }
+
+    def entry_bytes(self) -> bytes:
+        """The canonical bytes that become this event's Merkle leaf."""
+        return canonical_json(self.as_json())
+
+    def detail_json(self) -> str:
+        text = json.dumps(self.detail, sort_keys=True, separators=(",", ":"))
+        if len(text.encode()) > MAX_DETAIL_BYTES:
+            raise ValueError("audit detail too large")
+        return text
+
+
+def leaf_of(entry: bytes) -> bytes:
+    return leaf_hash(entry)

@@ -1,0 +1,96 @@
+"""Appending to and reading the audit trail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from strongroom.audit.events import AuditRecord, leaf_of
+from strongroom.clock import rfc3339
+from strongroom.errors import AuditError
+from strongroom.store.models import AuditEvent
+from strongroom.store.repositories import audit as repo
+
+
+def append(session: Session, record: AuditRecord) -> int:
+    """Add ``record`` to the trail inside the caller's transaction; return its index.
+
+    Any failure raises `AuditError`, which the caller lets fail the whole request: the
+    change the event records is rolled back with it.
+    """
+    try:
+        entry = record.entry_bytes()
+        row = AuditEvent(
+            time_us=record.time_us,
+            request_id=record.request_id,
+            actor=record.actor,
+            action=record.action,
+            resource=record.resource,
+            outcome=record.outcome,
+            detail=record.detail_json(),
+            entry=entry,
+            leaf_hash=leaf_of(entry),
+        )
+        return repo.append(session, row)
+    except (SQLAlchemyError, ValueError, TypeError) as exc:
+        raise AuditError("the audit trail could not record this request") from exc
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event as the API shows it."""
+
+    index: int
+    time: str
+    request_id: str
+    actor: str
+    action: str
+    resource: str
+    outcome: str
+    detail: dict[str, Any]
+
+
+def view(row: AuditEvent) -> EventView:
+    return EventView(
+        index=row.seq,
+        time=rfc3339(row.time_us),
+        request_id=row.request_id,
+        actor=row.actor,
+        action=row.action,
+        resource=row.resource,
+        outcome=row.outcome,
+        detail=json.loads(row.detail),
+    )
+
+
+def query(
+    session: Session,
+    *,
+    after: int | None,
+    actor: str | None,
+    action: str | None,
+    since_us: int | None,
+    until_us: int | None,
+    limit: int,
+    newest_first: bool,
+) -> Sequence[EventView]:
+    rows = repo.query(
+        session,
+        after=after,
+        actor=actor,
+        action=action,
+        since_us=since_us,
+        until_us=until_us,
+        limit=limit,
+        newest_first=newest_first,
+    )
+    return [view(r) for r in rows]
+
+
+def size(session: Session) -> int:
+    return repo.size(session)

@@ -1,0 +1,99 @@
+"""An HTTP client for the CLI, turning problem responses into `CliError`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from strongroom.config import DEFAULT_ADDR
+
+
+class CliError(Exception):
+    """An error to show in one or two lines, then exit non-zero."""
+
+    def __init__(self, message: str, hint: str | None = None, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+AddrOption = Annotated[
+    str,
+    typer.Option("--addr", envvar="STRONGROOM_ADDR", help="Server address (URL or host:port)."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="STRONGROOM_TOKEN", help="Bearer token.", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DEFAULT = DEFAULT_ADDR
+
+
+def base_url(addr: str) -> str:
+    addr = addr.strip().rstrip("/")
+    return addr if "://" in addr else f"http://{addr}"
+
+
+class Client:
+    """Calls one Strongroom server."""
+
+    def __init__(self, addr: str, token: str | None = None, timeout: float = 30.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = base_url(addr)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TransportError as exc:
+            raise CliError(
+                f"cannot reach Strongroom at {self.url} ({type(exc).__name__})",
+                "is the server running? set --addr or STRONGROOM_ADDR",
+            ) from None
+        if response.status_code not in ok:
+            raise _problem(response)
+        return response
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw).json()
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("POST", path, json=body, **kw).json()
+
+
+_HINTS = {
+    "urn:strongroom:problem:sealed": "unseal it: strongroom operator unseal",
+    "urn:strongroom:problem:not-initialized": "initialise it: strongroom operator init",
+    "urn:strongroom:problem:unauthenticated": "set --token or STRONGROOM_TOKEN to a valid token",
+    "urn:strongroom:problem:forbidden": "ask for a token with that scope",
+}
+
+
+def _problem(response: httpx.Response) -> CliError:
+    try:
+        body = response.json()
+        detail = str(body.get("detail") or body.get("title") or "request failed")
+        kind = str(body.get("type", ""))
+        errors = body.get("errors")
+        if errors:
+            detail += ": " + "; ".join(f"{e.get('loc')}: {e.get('msg')}" for e in errors)
+    except (ValueError, AttributeError):
+        detail, kind = f"HTTP {response.status_code}", ""
+    return CliError(f"{detail} (HTTP {response.status_code})", _HINTS.get(kind))

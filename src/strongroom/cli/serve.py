@@ -1,0 +1,79 @@
+"""``strongroom server`` and ``strongroom dev``: run the API with uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from strongroom import devmode, logs
+from strongroom.api.app import create_app
+from strongroom.cli.output import console, errors
+from strongroom.config import Settings, load_settings, split_addr
+from strongroom.node import Node
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file.", show_default=False)
+]
+ServeAddr = Annotated[
+    str | None,
+    typer.Option(
+        "--addr", help="Listen on host:port (default 127.0.0.1:8210).", show_default=False
+    ),
+]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the SQLite file lives.", show_default=False)
+]
+
+
+def _serve(settings: Settings, node: Node) -> None:
+    host, port = split_addr(settings.addr)
+    app = create_app(node)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
+        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        node.close()
+
+
+def server(config: ConfigOption = None, addr: ServeAddr = None) -> None:
+    """Run a Strongroom server. It starts sealed: unseal it with `strongroom operator unseal`."""
+    settings = load_settings(config, addr=addr)
+    logs.configure(settings.log_level)
+    node = Node.open(settings)
+    status = node.status()
+    state = "sealed" if status.initialized else "not initialised (run: strongroom operator init)"
+    errors.print(f"Strongroom listening on {settings.url}: {state}")
+    _serve(settings, node)
+
+
+def dev(config: ConfigOption = None, addr: ServeAddr = None, data_dir: DataDir = None) -> None:
+    """Run a self-unsealing dev server on SQLite. Never for real data."""
+    settings = load_settings(config, dev=True, addr=addr, data_dir=data_dir)
+    logs.configure(settings.log_level)
+    node = Node.open(settings)
+    session = devmode.bootstrap(node)
+    console.print(f"[bold red]WARNING![/] {devmode.WARNING}", highlight=False)
+    console.print(f"URL:        {settings.url}", highlight=False)
+    console.print(f"Root token: {session.root_token}", highlight=False, soft_wrap=True)
+    console.print(f"Data:       {settings.data_dir}", highlight=False)
+    console.print(
+        f"\n  export STRONGROOM_ADDR='{settings.url}'\n"
+        f"  export STRONGROOM_TOKEN='{session.root_token}'\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.file.flush()
+    _serve(settings, node)

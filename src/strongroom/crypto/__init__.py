@@ -1,0 +1,1 @@
+"""Pure cryptographic recipes; no I/O."""

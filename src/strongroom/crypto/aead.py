@@ -1,0 +1,72 @@
+"""Authenticated encryption recipe: AES-256-GCM with a versioned, key-tagged envelope.
+
+Layout of a sealed blob::
+
+    0x01 | key version (4 bytes, big endian) | nonce (12) | ciphertext ‖ tag (16)
+
+The header is part of the associated data, so neither the format marker nor the key
+version can be altered without the tag failing. Callers always supply the context the
+ciphertext belongs to (a storage path, a key purpose) as associated data: it is a
+required argument, never optional. Every failure to open is one `DecryptionError`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from strongroom.errors import DecryptionError
+
+FORMAT_V1 = 0x01
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+_HEADER = struct.Struct(">BI")
+HEADER_BYTES = _HEADER.size
+OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
+
+
+def generate_key() -> bytes:
+    """A fresh random 256-bit key."""
+    return os.urandom(KEY_BYTES)
+
+
+def encrypt(key: bytes, plaintext: bytes, associated_data: bytes, *, key_version: int) -> bytes:
+    """Seal ``plaintext`` under ``key``, binding ``associated_data`` and the key version."""
+    if len(key) != KEY_BYTES:
+        raise ValueError("key must be 32 bytes")
+    if not 0 <= key_version < 2**32:
+        raise ValueError("key_version out of range")
+    header = _HEADER.pack(FORMAT_V1, key_version)
+    nonce = os.urandom(NONCE_BYTES)
+    body = AESGCM(key).encrypt(nonce, plaintext, header + associated_data)
+    return header + nonce + body
+
+
+def key_version(blob: bytes) -> int:
+    """The key version a blob names; `DecryptionError` if it is not a sealed blob."""
+    if len(blob) < OVERHEAD or blob[0] != FORMAT_V1:
+        raise DecryptionError()
+    return int(_HEADER.unpack_from(blob)[1])
+
+
+def decrypt(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
+    """Open a blob made by `encrypt` with the same associated data.
+
+    Raises `DecryptionError` for any failure: truncation, unknown format, wrong key,
+    changed bytes or different associated data.
+    """
+    key_version(blob)
+    if len(key) != KEY_BYTES:
+        raise DecryptionError()
+    header = blob[:HEADER_BYTES]
+    nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
+    try:
+        return AESGCM(key).decrypt(
+            nonce, blob[HEADER_BYTES + NONCE_BYTES :], header + associated_data
+        )
+    except InvalidTag:
+        raise DecryptionError() from None

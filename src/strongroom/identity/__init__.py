@@ -1,0 +1,1 @@
+"""Identity: who is calling (principals), with which scopes, proven by which token."""

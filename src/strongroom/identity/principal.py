@@ -1,0 +1,26 @@
+"""The authenticated caller of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling and what they may do. Holds identifiers only, never the token."""
+
+    subject: str
+    kind: Literal["root", "access"]
+    token_id: str
+    scopes: frozenset[str]
+    expires_us: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How audit events name this caller."""
+        return "root" if self.kind == "root" else self.subject
+
+    def has_scope(self, scope: str) -> bool:
+        """Root holds every scope; an access token holds exactly those it was given."""
+        return self.kind == "root" or scope in self.scopes

@@ -1,0 +1,45 @@
+"""Scopes: the names that authorise API calls.
+
+A scope is either a plain name from `KNOWN` or a parameterised one whose prefix is in
+`PARAMETERISED` (e.g. ``secrets:read:crm/api-key``, added by later services). Token
+requests naming anything else are refused, so a typo never silently grants nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from strongroom.errors import InvalidRequestError
+
+SYS_READ = "sys:read"
+SYS_WRITE = "sys:write"
+AUDIT_READ = "audit:read"
+TOKENS_CREATE = "tokens:create"
+
+KNOWN: dict[str, str] = {
+    SYS_READ: "read seal status details, key metadata and metrics",
+    SYS_WRITE: "rotate keys and seal the server",
+    AUDIT_READ: "read the audit trail",
+    TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
+}
+PARAMETERISED: dict[str, str] = {}
+
+MAX_SCOPES = 64
+# RFC 6749 §3.3 scope-token characters, minus the backslash and quote for sanity.
+_SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,200}$")
+
+
+def validate(scopes: Iterable[str]) -> list[str]:
+    """Check names and return them de-duplicated in order; `InvalidRequestError` if bad."""
+    result: list[str] = []
+    for scope in scopes:
+        if not _SCOPE_RE.match(scope):
+            raise InvalidRequestError("a scope is 1-200 printable characters without spaces")
+        if scope not in KNOWN and not any(scope.startswith(p) for p in PARAMETERISED):
+            raise InvalidRequestError(f"unknown scope {scope!r}")
+        if scope not in result:
+            result.append(scope)
+    if len(result) > MAX_SCOPES:
+        raise InvalidRequestError(f"at most {MAX_SCOPES} scopes per token")
+    return result

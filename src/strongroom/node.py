@@ -1,0 +1,219 @@
+"""One running Strongroom server: its store, seal, keyring, tokens and audit trail.
+
+The node is what the HTTP API, the console and the dev command drive. Each public method
+is one audited operation: it takes the request's id and caller, runs in one transaction
+with its audit event, and raises typed errors from `strongroom.errors`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from strongroom.audit import log as audit_log
+from strongroom.audit.log import EventView
+from strongroom.audit.recorder import Recorder
+from strongroom.clock import Clock, SystemClock
+from strongroom.config import Settings
+from strongroom.errors import InvalidRequestError, SealedError, UnauthenticatedError
+from strongroom.identity import root_tokens, scopes
+from strongroom.identity.principal import Principal
+from strongroom.identity.tokens import IssuedToken, TokenService
+from strongroom.kms.barrier import Barrier
+from strongroom.kms.keyring import KeyInfo, Keyring
+from strongroom.kms.seal import InitResult, SealManager, SealStatus
+from strongroom.store import migrate
+from strongroom.store.engine import Database
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who makes a call and under which request id."""
+
+    request_id: str
+    actor: str = ANONYMOUS
+
+
+@dataclass(frozen=True)
+class Initialized:
+    result: InitResult
+    root_token: str
+
+    def __repr__(self) -> str:
+        return "Initialized(<shares and root token hidden>)"
+
+
+class Node:
+    """A Strongroom server's state and operations. Thread-safe."""
+
+    def __init__(self, settings: Settings, database: Database, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.db = database
+        self.clock: Clock = clock or SystemClock()
+        self.seal_manager = SealManager(self.clock)
+        self.recorder = Recorder(database, self.clock)
+        self.tokens = TokenService(
+            self.seal_manager.keyring,
+            self.refresh_keyring,
+            self.clock,
+            issuer=settings.resolved_issuer,
+            audience=settings.token_audience,
+        )
+        self._refresh_lock = threading.Lock()
+        self._last_refresh = time.monotonic()
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Node:
+        """Connect to the configured database and apply migrations."""
+        database = Database.from_url(settings.resolved_database_url)
+        migrate.upgrade(database.engine)
+        return cls(settings, database, clock)
+
+    def close(self) -> None:
+        self.seal_manager.seal()
+        self.db.dispose()
+
+    # -- seal ---------------------------------------------------------------------------
+
+    def status(self) -> SealStatus:
+        with self.db.transaction() as session:
+            return self.seal_manager.status(session)
+
+    def keyring(self) -> Keyring:
+        """The open keyring, refreshed if another replica rotated; `SealedError` if sealed."""
+        keyring = self.seal_manager.keyring()
+        if time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds:
+            self.refresh_keyring()
+        return keyring
+
+    def refresh_keyring(self) -> None:
+        """Pick up key versions another replica added. No-op while sealed."""
+        with self._refresh_lock:
+            self._last_refresh = time.monotonic()
+            if self.seal_manager.sealed:
+                return
+            with self.db.transaction() as session:
+                self.seal_manager.keyring().refresh_if_changed(session)
+
+    def barrier(self) -> Barrier:
+        return Barrier(self.keyring(), self.clock)
+
+    def initialize(self, call: Call, shares: int, threshold: int) -> Initialized:
+        """Create the root key, keyring and a root token. The server stays sealed."""
+        with self.recorder.action(call.request_id, call.actor, "sys.init", "sys/init") as tx:
+            result = self.seal_manager.initialize(tx.session, shares, threshold)
+            token = root_tokens.create(tx.session, self.clock, "init")
+            tx.detail.update({"shares": shares, "threshold": threshold})
+        return Initialized(result, token)
+
+    def unseal(self, call: Call, share: str) -> SealStatus:
+        """Submit one key share; each submission is audited (never the share)."""
+        with self.recorder.action(call.request_id, call.actor, "sys.unseal", "sys/seal") as tx:
+            status = self.seal_manager.submit_share(tx.session, share)
+            tx.detail.update({"progress": status.progress, "sealed": status.sealed})
+        return status
+
+    def reset_unseal(self, call: Call) -> SealStatus:
+        with self.recorder.action(
+            call.request_id, call.actor, "sys.unseal.reset", "sys/seal"
+        ) as tx:
+            self.seal_manager.reset_progress()
+            return self.seal_manager.status(tx.session)
+
+    def seal(self, call: Call) -> None:
+        """Drop all key material. The event is written before the keys go."""
+        with self.recorder.action(call.request_id, call.actor, "sys.seal", "sys/seal"):
+            self.seal_manager.keyring()
+        self.seal_manager.seal()
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def list_keys(self, call: Call) -> list[KeyInfo]:
+        with self.recorder.action(call.request_id, call.actor, "sys.keys.list", "sys/keys"):
+            return self.keyring().describe()
+
+    def rotate_key(self, call: Call, purpose: str) -> KeyInfo:
+        resource = f"sys/keys/{purpose}"
+        with self.recorder.action(call.request_id, call.actor, "sys.keys.rotate", resource) as tx:
+            info = self.keyring().rotate(tx.session, purpose, self.clock)
+            tx.detail.update({"purpose": info.purpose, "version": info.version})
+        return info
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def authenticate(self, bearer: str) -> Principal:
+        """The principal a bearer token names; `UnauthenticatedError` if none."""
+        if not bearer or len(bearer) > 8192:
+            raise UnauthenticatedError()
+        if self.seal_manager.sealed:
+            raise SealedError("the server is sealed; unseal it first")
+        if bearer.count(".") == 2:
+            return self.tokens.verify(bearer)
+        with self.db.transaction() as session:
+            principal = root_tokens.authenticate(session, bearer)
+        if principal is None:
+            raise UnauthenticatedError()
+        return principal
+
+    def mint_token(
+        self, call: Call, caller: Principal, subject: str, requested: Sequence[str], ttl: int | None
+    ) -> IssuedToken:
+        """Mint an access token; only scopes the caller holds can be granted."""
+        with self.recorder.action(
+            call.request_id, call.actor, "auth.tokens.create", "auth/tokens"
+        ) as tx:
+            granted = scopes.validate(requested)
+            missing = [s for s in granted if not caller.has_scope(s)]
+            if missing:
+                raise InvalidRequestError(f"cannot grant scopes the caller lacks: {missing}")
+            lifetime = self.settings.token_default_ttl if ttl is None else ttl
+            if not 1 <= lifetime <= self.settings.token_max_ttl:
+                raise InvalidRequestError(
+                    f"ttl must be between 1 and {self.settings.token_max_ttl} seconds"
+                )
+            issued = self.tokens.mint(subject, granted, lifetime, client_id=caller.subject)
+            tx.resource = f"auth/tokens/{issued.jti}"
+            tx.detail.update(
+                {"subject": subject, "scopes": list(granted), "ttl": lifetime, "jti": issued.jti}
+            )
+        return issued
+
+    # -- audit --------------------------------------------------------------------------
+
+    def audit_events(
+        self,
+        call: Call,
+        *,
+        after: int | None,
+        actor: str | None,
+        action: str | None,
+        since_us: int | None,
+        until_us: int | None,
+        limit: int,
+        newest_first: bool,
+    ) -> list[EventView]:
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.events.read", "audit/events"
+        ) as tx:
+            return list(
+                audit_log.query(
+                    tx.session,
+                    after=after,
+                    actor=actor,
+                    action=action,
+                    since_us=since_us,
+                    until_us=until_us,
+                    limit=limit,
+                    newest_first=newest_first,
+                )
+            )
+
+    def record_denied(self, call: Call, action: str, resource: str, reason: str) -> None:
+        """Audit a refused request (bad credentials or a missing scope)."""
+        self.recorder.record(
+            call.request_id, call.actor, action, resource, "denied", {"error": reason}
+        )

@@ -1,0 +1,113 @@
+"""Engines for the embedded SQLite default and PostgreSQL, and the unit of work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from strongroom.errors import StoreError, StrongroomError
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgresql://`` to the psycopg 3 driver; leave other URLs alone."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def create_engine(url: str) -> Engine:
+    """Create an engine with Strongroom's durability settings.
+
+    SQLite: WAL journal, ``synchronous=FULL`` (a commit is on disk when acknowledged),
+    foreign keys on, and ``BEGIN IMMEDIATE`` so writers queue instead of failing to
+    upgrade a read lock. PostgreSQL: psycopg 3 with pre-ping. Statement parameters are
+    hidden from error messages, since they may hold ciphertext or hashes.
+    """
+    sa_url = make_url(normalise_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        return _sqlite_engine(sa_url.database)
+    if sa_url.get_backend_name() == "postgresql":
+        return sa_create_engine(
+            sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
+    raise StoreError("unsupported database URL scheme")
+
+
+def _sqlite_engine(database: str | None) -> Engine:
+    if not database or database == ":memory:":
+        raise StoreError("an in-memory SQLite database cannot be shared; give a file path")
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = sa_create_engine(
+        f"sqlite:///{path.as_posix()}",
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=10,
+        max_overflow=20,
+        hide_parameters=True,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE below is ours.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    if not path.exists():
+        path.touch(mode=0o600)
+    else:
+        os.chmod(path, 0o600)
+    return engine
+
+
+class Database:
+    """An engine and its session factory; `transaction` is the unit of work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls(create_engine(url))
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Database failures surface as `StoreError` (HTTP 503) with no driver detail.
+        """
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except StrongroomError:
+            raise
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise StoreError("the database could not complete the request") from exc
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
