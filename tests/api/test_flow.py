@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import Ready
 from fastapi.testclient import TestClient
 
-from conftest import Ready
 from strongroom.node import Node
 
 PROBLEM = "application/problem+json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 
 from strongroom import __version__
 from strongroom.api import problems
@@ -38,17 +38,6 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     for module in (sys, auth, audit, wellknown):
         app.include_router(module.router)
-    if node.settings.metrics_unauthenticated:
-        _open_metrics(app)
     app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)
     app.add_middleware(EdgeMiddleware, metrics=metrics)
     return app
-
-
-def _open_metrics(app: FastAPI) -> None:
-    # Replace the scoped metrics route with an open one, for scrapers without tokens.
-    app.router.routes = [r for r in app.router.routes if getattr(r, "name", "") != "sys.metrics"]
-
-    @app.get("/v1/sys/metrics", name="sys.metrics", response_class=Response, tags=["sys"])
-    def open_metrics(request: Request) -> Response:
-        return sys.metrics_response(request)

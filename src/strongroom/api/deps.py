@@ -6,12 +6,16 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from strongroom.errors import ForbiddenError, UnauthenticatedError
 from strongroom.identity.principal import Principal
 from strongroom.node import ANONYMOUS, Call, Node
 
 MAX_AUTH_HEADER = 8300
+# Declares the bearer scheme in the OpenAPI document; errors are raised by `require`.
+bearer_scheme = HTTPBearer(auto_error=False, description="A root token or an access token.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
 def get_node(request: Request) -> Node:
@@ -48,14 +52,16 @@ def _action(request: Request) -> str:
     return str(getattr(route, "name", None) or "unknown")
 
 
-def require(scope: str) -> Callable[[Request, Node], Principal]:
+def require(
+    scope: str,
+) -> Callable[[Request, Node, HTTPAuthorizationCredentials | None], Principal]:
     """A dependency that authenticates the caller and demands ``scope``.
 
     A missing or bad token is a 401 and a missing scope a 403; both are audited as
     ``denied`` under the route's action name before the error is raised.
     """
 
-    def dependency(request: Request, node: NodeDep) -> Principal:
+    def dependency(request: Request, node: NodeDep, _declared: BearerDep) -> Principal:
         call = anonymous_call(request)
         resource = request.url.path
         token = _bearer(request)

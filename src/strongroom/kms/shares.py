@@ -55,6 +55,10 @@ def decode(text: str) -> Share:
         raw = base64.b32decode(payload + "=" * (-len(payload) % 8))
     except (binascii.Error, ValueError):
         raise ShareError("the key share is not valid base32; check for a typo") from None
+    # The last character carries unused bits that b32decode ignores: only the one
+    # canonical spelling is accepted, so a typo there is caught like any other.
+    if base64.b32encode(raw).decode("ascii").rstrip("=") != payload:
+        raise ShareError("the key share is not valid base32; check for a typo")
     if len(raw) < 1 + SET_ID_BYTES + 2 + 1 + _CHECK_BYTES:
         raise ShareError("the key share is too short; check it was copied whole")
     body, check = raw[:-_CHECK_BYTES], raw[-_CHECK_BYTES:]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.params import Security
 from fastapi.responses import JSONResponse
 
 from strongroom import __version__
-from strongroom.api.deps import AnonymousCall, NodeDep, call_of, require
+from strongroom.api.deps import AnonymousCall, BearerDep, NodeDep, call_of, require
 from strongroom.api.metrics import CONTENT_TYPE
 from strongroom.api.models import (
     HealthOut,
@@ -121,14 +121,21 @@ def rotate_key(
     return _key_out(node.rotate_key(call_of(request, principal), purpose))
 
 
-def metrics_response(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+_require_read = require(SYS_READ)
 
 
-@router.get("/metrics", name="sys.metrics", response_class=Response)
-def metrics(
-    request: Request,
-    principal: Annotated[Principal, Security(require(SYS_READ))],
-) -> Response:
+def _metrics_access(request: Request, node: NodeDep, declared: BearerDep) -> None:
+    # Scrapers rarely hold short-lived tokens: `metrics_unauthenticated` opens this route.
+    if not node.settings.metrics_unauthenticated:
+        _require_read(request, node, declared)
+
+
+@router.get(
+    "/metrics",
+    name="sys.metrics",
+    response_class=Response,
+    dependencies=[Depends(_metrics_access)],
+)
+def metrics(request: Request) -> Response:
     """Prometheus text: request counts and latencies by route and status, seal state."""
-    return metrics_response(request)
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
