@@ -80,7 +80,7 @@ class Node:
     # -- seal ---------------------------------------------------------------------------
 
     def status(self) -> SealStatus:
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             return self.seal_manager.status(session)
 
     def keyring(self) -> Keyring:
@@ -96,7 +96,7 @@ class Node:
             self._last_refresh = time.monotonic()
             if self.seal_manager.sealed:
                 return
-            with self.db.transaction() as session:
+            with self.db.transaction(read_only=True) as session:
                 self.seal_manager.keyring().refresh_if_changed(session)
 
     def barrier(self) -> Barrier:
@@ -153,7 +153,7 @@ class Node:
             raise SealedError("the server is sealed; unseal it first")
         if bearer.count(".") == 2:
             return self.tokens.verify(bearer)
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             principal = root_tokens.authenticate(session, bearer)
         if principal is None:
             raise UnauthenticatedError()

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strongroom.errors import StoreError, StrongroomError
 
+READ_ONLY = "strongroom_read_only"
+
 
 def normalise_url(url: str) -> str:
     """Map ``postgresql://`` to the psycopg 3 driver; leave other URLs alone."""
@@ -68,7 +70,9 @@ def _sqlite_engine(database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no write lock; writers queue for it up front.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     if not path.exists():
         path.touch(mode=0o600)
@@ -83,6 +87,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -93,12 +100,14 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
-        Database failures surface as `StoreError` (HTTP 503) with no driver detail.
+        ``read_only`` transactions take no write lock on SQLite (a deferred ``BEGIN``);
+        they must not write. Database failures surface as `StoreError` (HTTP 503) with
+        no driver detail.
         """
-        session = self._sessions()
+        session = (self._readers if read_only else self._sessions)()
         try:
             with session.begin():
                 yield session
