@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from support import Ready
 
 from strongroom.api.app import create_app
 from strongroom.config import Settings, load_settings
@@ -59,28 +59,6 @@ def node(settings: Settings) -> Iterator[Node]:
     n = Node.open(settings)
     yield n
     n.close()
-
-
-@dataclass
-class Ready:
-    """An initialised, unsealed node with its shares, root token and an API client."""
-
-    node: Node
-    client: TestClient
-    shares: list[str]
-    root_token: str
-
-    def auth(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.root_token}"}
-
-    def mint(self, *scopes: str, subject: str = "alice", ttl: int = 60) -> str:
-        resp = self.client.post(
-            "/v1/auth/tokens",
-            json={"subject": subject, "scopes": list(scopes), "ttl": ttl},
-            headers=self.auth(),
-        )
-        assert resp.status_code == 200, resp.text
-        return str(resp.json()["access_token"])
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from strongroom.audit import log as audit_log
+from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.log import EventView
 from strongroom.audit.recorder import Recorder
 from strongroom.clock import Clock, SystemClock
@@ -55,7 +56,8 @@ class Node:
         self.db = database
         self.clock: Clock = clock or SystemClock()
         self.seal_manager = SealManager(self.clock)
-        self.recorder = Recorder(database, self.clock)
+        self.committer = GroupCommitter(database)
+        self.recorder = Recorder(database, self.clock, self.committer)
         self.tokens = TokenService(
             self.seal_manager.keyring,
             self.refresh_keyring,
@@ -75,6 +77,7 @@ class Node:
 
     def close(self) -> None:
         self.seal_manager.seal()
+        self.committer.close()
         self.db.dispose()
 
     # -- seal ---------------------------------------------------------------------------
@@ -112,28 +115,34 @@ class Node:
 
     def unseal(self, call: Call, share: str) -> SealStatus:
         """Submit one key share; each submission is audited (never the share)."""
-        with self.recorder.action(call.request_id, call.actor, "sys.unseal", "sys/seal") as tx:
+        with self.recorder.action(
+            call.request_id, call.actor, "sys.unseal", "sys/seal", writes=False
+        ) as tx:
             status = self.seal_manager.submit_share(tx.session, share)
             tx.detail.update({"progress": status.progress, "sealed": status.sealed})
         return status
 
     def reset_unseal(self, call: Call) -> SealStatus:
         with self.recorder.action(
-            call.request_id, call.actor, "sys.unseal.reset", "sys/seal"
+            call.request_id, call.actor, "sys.unseal.reset", "sys/seal", writes=False
         ) as tx:
             self.seal_manager.reset_progress()
             return self.seal_manager.status(tx.session)
 
     def seal(self, call: Call) -> None:
         """Drop all key material. The event is written before the keys go."""
-        with self.recorder.action(call.request_id, call.actor, "sys.seal", "sys/seal"):
+        with self.recorder.action(
+            call.request_id, call.actor, "sys.seal", "sys/seal", writes=False
+        ):
             self.seal_manager.keyring()
         self.seal_manager.seal()
 
     # -- keys ---------------------------------------------------------------------------
 
     def list_keys(self, call: Call) -> list[KeyInfo]:
-        with self.recorder.action(call.request_id, call.actor, "sys.keys.list", "sys/keys"):
+        with self.recorder.action(
+            call.request_id, call.actor, "sys.keys.list", "sys/keys", writes=False
+        ):
             return self.keyring().describe()
 
     def rotate_key(self, call: Call, purpose: str) -> KeyInfo:
@@ -164,7 +173,7 @@ class Node:
     ) -> IssuedToken:
         """Mint an access token; only scopes the caller holds can be granted."""
         with self.recorder.action(
-            call.request_id, call.actor, "auth.tokens.create", "auth/tokens"
+            call.request_id, call.actor, "auth.tokens.create", "auth/tokens", writes=False
         ) as tx:
             granted = scopes.validate(requested)
             missing = [s for s in granted if not caller.has_scope(s)]
@@ -197,7 +206,7 @@ class Node:
         newest_first: bool,
     ) -> list[EventView]:
         with self.recorder.action(
-            call.request_id, call.actor, "audit.events.read", "audit/events"
+            call.request_id, call.actor, "audit.events.read", "audit/events", writes=False
         ) as tx:
             return list(
                 audit_log.query(

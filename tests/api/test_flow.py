@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import Ready
 from fastapi.testclient import TestClient
+from support import Ready
 
 from strongroom.node import Node
 

@@ -6,8 +6,8 @@ import time
 
 import jwt as pyjwt
 import pytest
-from conftest import Ready
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import Ready
 
 PROBLEM = "application/problem+json"
 

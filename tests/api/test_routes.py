@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import Ready
 from fastapi.testclient import TestClient
+from support import Ready
 
 
 def api_operations(client: TestClient) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]

@@ -17,26 +17,34 @@ from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
 
 
+def _row(record: AuditRecord) -> AuditEvent:
+    entry = record.entry_bytes()
+    return AuditEvent(
+        time_us=record.time_us,
+        request_id=record.request_id,
+        actor=record.actor,
+        action=record.action,
+        resource=record.resource,
+        outcome=record.outcome,
+        detail=record.detail_json(),
+        entry=entry,
+        leaf_hash=leaf_of(entry),
+    )
+
+
 def append(session: Session, record: AuditRecord) -> int:
     """Add ``record`` to the trail inside the caller's transaction; return its index.
 
     Any failure raises `AuditError`, which the caller lets fail the whole request: the
     change the event records is rolled back with it.
     """
+    return append_many(session, [record])[0]
+
+
+def append_many(session: Session, records: Sequence[AuditRecord]) -> list[int]:
+    """Add several records in order inside the caller's transaction; their indexes."""
     try:
-        entry = record.entry_bytes()
-        row = AuditEvent(
-            time_us=record.time_us,
-            request_id=record.request_id,
-            actor=record.actor,
-            action=record.action,
-            resource=record.resource,
-            outcome=record.outcome,
-            detail=record.detail_json(),
-            entry=entry,
-            leaf_hash=leaf_of(entry),
-        )
-        return repo.append(session, row)
+        return repo.append_many(session, [_row(r) for r in records])
     except (SQLAlchemyError, ValueError, TypeError) as exc:
         raise AuditError("the audit trail could not record this request") from exc
 

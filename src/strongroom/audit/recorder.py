@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from strongroom.audit import log
+from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord, Detail, Outcome
 from strongroom.clock import Clock
-from strongroom.errors import AuditError, AuthError, StoreError, StrongroomError
+from strongroom.errors import AuditError, AuthError, StrongroomError
 from strongroom.store.engine import Database
 
 
@@ -27,35 +28,32 @@ class Audited:
 class Recorder:
     """Wraps actions so each appends exactly one event, in the same transaction."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, committer: GroupCommitter) -> None:
         self._db = database
         self._clock = clock
+        self._committer = committer
 
     @contextmanager
-    def action(self, request_id: str, actor: str, action: str, resource: str) -> Iterator[Audited]:
-        """Run the block in a transaction that also appends its success event.
+    def action(
+        self, request_id: str, actor: str, action: str, resource: str, *, writes: bool = True
+    ) -> Iterator[Audited]:
+        """Run the block and append its ``success`` event; both commit or neither does.
+
+        With ``writes=False`` the block runs in a read-only transaction and changes
+        nothing, so its event is group-committed after the block; the caller still
+        returns only once the event is durable.
 
         If the block raises, its changes roll back and a failure event (``denied`` for
-        authentication and authorisation errors, ``error`` otherwise) is appended in a
-        transaction of its own. If no event can be written, `AuditError` is raised:
-        nothing happens unaudited.
+        authentication and authorisation errors, ``error`` otherwise) is appended on its
+        own. If no event can be written, `AuditError` is raised: nothing happens
+        unaudited.
         """
         try:
-            with self._db.transaction() as session:
+            with self._db.transaction(read_only=not writes) as session:
                 tx = Audited(session)
                 yield tx
-                log.append(
-                    session,
-                    AuditRecord(
-                        self._clock.now_us(),
-                        request_id,
-                        actor,
-                        action,
-                        tx.resource or resource,
-                        "success",
-                        tx.detail,
-                    ),
-                )
+                if writes:
+                    log.append(session, self._success(request_id, actor, action, resource, tx))
         except AuditError:
             raise
         except Exception as exc:
@@ -63,6 +61,21 @@ class Recorder:
             slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
             self.record(request_id, actor, action, resource, outcome, {"error": slug}, cause=exc)
             raise
+        if not writes:
+            self._committer.append(self._success(request_id, actor, action, resource, tx))
+
+    def _success(
+        self, request_id: str, actor: str, action: str, resource: str, tx: Audited
+    ) -> AuditRecord:
+        return AuditRecord(
+            self._clock.now_us(),
+            request_id,
+            actor,
+            action,
+            tx.resource or resource,
+            "success",
+            tx.detail,
+        )
 
     def record(
         self,
@@ -75,12 +88,11 @@ class Recorder:
         *,
         cause: BaseException | None = None,
     ) -> None:
-        """Append one event in its own transaction; `AuditError` if it cannot."""
+        """Append one event on its own (group-committed); `AuditError` if it cannot."""
         record = AuditRecord(
             self._clock.now_us(), request_id, actor, action, resource, outcome, detail or {}
         )
         try:
-            with self._db.transaction() as session:
-                log.append(session, record)
-        except (AuditError, StoreError) as exc:
+            self._committer.append(record)
+        except AuditError as exc:
             raise AuditError("the audit trail could not record this request") from (cause or exc)

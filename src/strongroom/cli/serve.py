@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +30,10 @@ DataDir = Annotated[
 ]
 
 
+def _stop_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(settings: Settings, node: Node) -> None:
     host, port = split_addr(settings.addr)
     app = create_app(node)
@@ -42,6 +48,11 @@ def _serve(settings: Settings, node: Node) -> None:
         ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
         ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
     )
+    # uvicorn drains requests on SIGTERM, then restores the previous handler and raises
+    # the signal again; with the default handler the process would die by the signal
+    # (status 143) before the node is closed. Make a requested stop a clean exit instead.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_cleanly)
     try:
         uvicorn.Server(config).run()
     finally:

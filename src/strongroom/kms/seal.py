@@ -141,7 +141,11 @@ class SealManager:
         share = share_codec.decode(text)
         if not hmac.compare_digest(share.set_id, config.share_set_id):
             raise ShareError("this key share belongs to a different root key")
-        if share.threshold != config.threshold or share.x > config.shares:
+        if (
+            share.threshold != config.threshold
+            or share.x > config.shares
+            or len(share.y) != ROOT_KEY_BYTES
+        ):
             raise ShareError("this key share does not fit this server's share set")
         with self._lock:
             if self._keyring is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strongroom.errors import StoreError, StrongroomError
 
 READ_ONLY = "strongroom_read_only"
+LOCK_TIMEOUT_SECONDS = 30.0
 
 
 def normalise_url(url: str) -> str:
@@ -87,6 +89,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        # SQLite has one writer at a time; queueing writers on a lock here is fairer and
+        # faster than SQLite's busy handler, which polls with sleeps.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._readers = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
@@ -107,6 +112,9 @@ class Database:
         they must not write. Database failures surface as `StoreError` (HTTP 503) with
         no driver detail.
         """
+        lock = None if read_only else self._write_lock
+        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise StoreError("the database is busy; retry")
         session = (self._readers if read_only else self._sessions)()
         try:
             with session.begin():
@@ -117,6 +125,8 @@ class Database:
             raise StoreError("the database could not complete the request") from exc
         finally:
             session.close()
+            if lock is not None:
+                lock.release()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from strongroom.store.models import AuditEvent, AuditHead
 
 
 def append(session: Session, event: AuditEvent) -> int:
-    """Give ``event`` the next sequence number and add it; returns that number.
+    """Give ``event`` the next sequence number and insert it; returns that number.
 
     Locks the head row for the rest of the transaction, so concurrent appends queue and
     sequence numbers stay contiguous on every backend.
     """
+    return append_many(session, [event])[0]
+
+
+def append_many(session: Session, events: Sequence[AuditEvent]) -> list[int]:
+    """Append several events under one head lock, with one multi-row insert."""
+    if not events:
+        return []
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()
-    event.seq = head.size
-    head.size = head.size + 1
-    session.add(event)
+    first = head.size
+    rows = []
+    for offset, event in enumerate(events):
+        event.seq = first + offset
+        rows.append({c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns})
+    session.execute(insert(AuditEvent), rows)
+    head.size = first + len(events)
     session.flush()
-    return event.seq
+    return list(range(first, first + len(events)))
 
 
 def size(session: Session) -> int:

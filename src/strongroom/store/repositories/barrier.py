@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from strongroom.store.models import BarrierEntry
@@ -35,6 +35,8 @@ def list_prefix(session: Session, prefix: str) -> Sequence[str]:
     stmt = (
         select(BarrierEntry.path)
         .where(BarrierEntry.path.like(escaped + "%", escape="\\"))
+        # SQLite's LIKE ignores ASCII case; this keeps the match exact on every backend.
+        .where(func.substr(BarrierEntry.path, 1, len(prefix)) == prefix)
         .order_by(BarrierEntry.path)
     )
     return session.execute(stmt).scalars().all()

@@ -1,0 +1,105 @@
+"""Group commit for audit events that record no other change.
+
+Reads, refusals and token mints change nothing but the audit trail. Their events are
+handed to one writer thread, which appends every event waiting at that moment in one
+transaction, so many concurrent requests share one durable commit (one fsync) instead of
+queueing for one each. A caller returns only once its event is committed; if that does
+not happen within the timeout, it gets `AuditError` and its request fails.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from strongroom.audit import log
+from strongroom.audit.events import AuditRecord
+from strongroom.errors import AuditError
+from strongroom.store.engine import Database
+
+_STOP = object()
+
+
+class GroupCommitter:
+    """One writer thread appending batches of audit records. Thread-safe."""
+
+    def __init__(
+        self, database: Database, *, max_batch: int = 256, timeout_seconds: float = 10.0
+    ) -> None:
+        self._db = database
+        self._max_batch = max_batch
+        self._timeout = timeout_seconds
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def append(self, record: AuditRecord) -> int:
+        """Append ``record`` durably and return its index; `AuditError` if it cannot."""
+        try:
+            record.entry_bytes()
+            record.detail_json()
+        except (ValueError, TypeError):
+            raise AuditError("the audit event could not be encoded") from None
+        future: Future[int] = Future()
+        with self._lock:
+            if self._closed:
+                raise AuditError("the audit trail is shutting down")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="strongroom-audit", daemon=True
+                )
+                self._thread.start()
+            self._queue.put((record, future))
+        try:
+            return future.result(timeout=self._timeout)
+        except FutureTimeout:
+            raise AuditError("the audit trail did not record this request in time") from None
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout=self._timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[object]) -> None:
+        pending: list[tuple[AuditRecord, Future[int]]] = [
+            item  # type: ignore[misc]
+            for item in batch
+        ]
+        live = [(r, f) for r, f in pending if f.set_running_or_notify_cancel()]
+        try:
+            with self._db.transaction() as session:
+                indexes = log.append_many(session, [record for record, _ in live])
+        except Exception as exc:
+            error = exc if isinstance(exc, AuditError) else AuditError()
+            for _, future in live:
+                future.set_exception(error)
+            return
+        for (_, future), index in zip(live, indexes, strict=True):
+            future.set_result(index)
