@@ -76,7 +76,7 @@ class Node:
         return cls(settings, database, clock)
 
     def close(self) -> None:
-        self.seal_manager.seal()
+        self._drop_keys()
         self.committer.close()
         self.db.dispose()
 
@@ -135,7 +135,11 @@ class Node:
             call.request_id, call.actor, "sys.seal", "sys/seal", writes=False
         ):
             self.seal_manager.keyring()
+        self._drop_keys()
+
+    def _drop_keys(self) -> None:
         self.seal_manager.seal()
+        self.tokens.forget()
 
     # -- keys ---------------------------------------------------------------------------
 

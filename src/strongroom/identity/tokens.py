@@ -98,6 +98,11 @@ class TokenService:
                 self._cache_owner = marker
             return self._by_kid, self._kid_by_version
 
+    def forget(self) -> None:
+        """Drop the cached signing keys (on seal)."""
+        with self._lock:
+            self._by_kid, self._kid_by_version, self._cache_owner = {}, {}, None
+
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set: every live version, newest first."""
         by_kid, kid_by_version = self._keys()

@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 from strongroom.clock import Clock
 from strongroom.crypto import aead
 from strongroom.crypto.kdf import hkdf_sha256
-from strongroom.errors import ConflictError, DecryptionError, NotFoundError, StrongroomError
+from strongroom.errors import (
+    ConflictError,
+    DecryptionError,
+    NotFoundError,
+    SealedError,
+    StrongroomError,
+)
 from strongroom.store.models import KeyringKey
 from strongroom.store.repositories import keyring as repo
 
@@ -106,6 +112,23 @@ class Keyring:
         self._keys: dict[str, dict[int, KeyVersion]] = {}
         self._fingerprint: tuple[int, int] = (0, 0)
         self._lock = threading.Lock()
+        self._wiped = False
+
+    def wipe(self) -> None:
+        """Forget every key; later use raises `SealedError`.
+
+        Python cannot overwrite immutable bytes in place, so this drops the references
+        and leaves the memory to the allocator; the process must not be trusted with
+        keys it no longer needs beyond that.
+        """
+        with self._lock:
+            self._keys = {}
+            self._wrap_key = b""
+            self._wiped = True
+
+    def _check_open(self) -> None:
+        if self._wiped:
+            raise SealedError("the server is sealed; unseal it first")
 
     def __repr__(self) -> str:
         return f"Keyring(purposes={sorted(self._keys)})"
@@ -115,6 +138,7 @@ class Keyring:
 
     def load(self, session: Session) -> None:
         """(Re)load every version from the store; `DecryptionError` if one fails to open."""
+        self._check_open()
         rows = repo.all_keys(session)
         loaded: dict[str, dict[int, KeyVersion]] = {}
         for row in rows:
@@ -143,6 +167,7 @@ class Keyring:
 
     def rotate(self, session: Session, purpose_name: str, clock: Clock) -> KeyInfo:
         """Add a new version of ``purpose_name`` and make it current."""
+        self._check_open()
         spec = purpose(purpose_name)
         version = repo.latest_version(session, spec.name) + 1
         try:
@@ -171,6 +196,7 @@ class Keyring:
     def current(self, purpose_name: str) -> KeyVersion:
         """The newest version of a purpose: the one to seal or sign with."""
         with self._lock:
+            self._check_open()
             versions = self._keys.get(purpose_name)
             if not versions:
                 raise StrongroomError("keyring has no key for this purpose")
@@ -179,6 +205,7 @@ class Keyring:
     def get(self, purpose_name: str, version: int) -> KeyVersion:
         """A given version; `DecryptionError` if the keyring has none such."""
         with self._lock:
+            self._check_open()
             found = self._keys.get(purpose_name, {}).get(version)
         if found is None:
             raise DecryptionError()
@@ -186,11 +213,13 @@ class Keyring:
 
     def versions(self, purpose_name: str) -> list[KeyVersion]:
         with self._lock:
+            self._check_open()
             return [v for _, v in sorted(self._keys.get(purpose_name, {}).items())]
 
     def describe(self) -> list[KeyInfo]:
         """Metadata of every version, oldest first within each purpose."""
         with self._lock:
+            self._check_open()
             keys = {p: dict(vs) for p, vs in self._keys.items()}
         return [self._info(v, keys) for p in sorted(keys) for _, v in sorted(keys[p].items())]
 

@@ -179,7 +179,13 @@ class SealManager:
             self._pending = {}
 
     def seal(self) -> None:
-        """Drop the keyring and any collected shares from memory."""
+        """Drop the keyring and any collected shares from memory.
+
+        The keyring is wiped, not just released, so a `Barrier` or other holder of the
+        old keyring object cannot use it after the seal either.
+        """
         with self._lock:
-            self._keyring = None
+            keyring, self._keyring = self._keyring, None
             self._pending = {}
+        if keyring is not None:
+            keyring.wipe()

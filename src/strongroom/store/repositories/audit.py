@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from strongroom.store.models import AuditEvent, AuditHead
@@ -59,7 +59,12 @@ def query(
         stmt = stmt.where(AuditEvent.actor == actor)
     if action is not None:
         if action.endswith("*"):
-            stmt = stmt.where(AuditEvent.action.startswith(action[:-1], autoescape=True))
+            prefix = action[:-1]
+            stmt = stmt.where(
+                AuditEvent.action.startswith(prefix, autoescape=True),
+                # SQLite's LIKE ignores ASCII case; this keeps the match exact everywhere.
+                func.substr(AuditEvent.action, 1, len(prefix)) == prefix,
+            )
         else:
             stmt = stmt.where(AuditEvent.action == action)
     if since_us is not None:
