@@ -28,7 +28,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key != "color_message" and not key.startswith("_"):
                 data[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type only: messages of third-party errors may quote data.

@@ -5,6 +5,14 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from support import Ready
 
+PUBLIC = {
+    "/v1/sys/health",
+    "/v1/sys/seal-status",
+    "/v1/sys/init",
+    "/v1/sys/unseal",
+    "/.well-known/jwks.json",
+}
+
 
 def api_operations(client: TestClient) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     """(method, path, operation) for every operation of the API, from its OpenAPI document."""
@@ -19,28 +27,14 @@ def api_operations(client: TestClient) -> list[tuple[str, str, dict]]:  # type: 
 def test_every_non_public_route_declares_bearer_auth(client: TestClient) -> None:
     ops = api_operations(client)
     assert len(ops) >= 11
-    public = {
-        "/v1/sys/health",
-        "/v1/sys/seal-status",
-        "/v1/sys/init",
-        "/v1/sys/unseal",
-        "/.well-known/jwks.json",
-    }
     for _, path, op in ops:
-        assert bool(op.get("security")) == (path not in public), path
+        assert bool(op.get("security")) == (path not in PUBLIC), path
 
 
 def test_every_scoped_route_refuses_anonymous_calls(ready: Ready) -> None:
-    public = {
-        "/v1/sys/health",
-        "/v1/sys/seal-status",
-        "/v1/sys/init",
-        "/v1/sys/unseal",
-        "/.well-known/jwks.json",
-    }
     checked = 0
     for method, path, _ in api_operations(ready.client):
-        if path not in public:
+        if path not in PUBLIC:
             assert ready.client.request(method, path).status_code == 401, (method, path)
             checked += 1
     assert checked >= 6
