@@ -77,3 +77,21 @@ def test_environment_values_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
     assert "dev_root_token" in caught.value.detail and "CANARY" not in caught.value.detail
     assert load_settings(dev=True).dev_root_token is not None
+
+
+@pytest.mark.parametrize(
+    ("given", "addr", "url"),
+    [
+        ("http://127.0.0.1:8300", "127.0.0.1:8300", "http://127.0.0.1:8300"),
+        ("127.0.0.1:8301", "127.0.0.1:8301", "http://127.0.0.1:8301"),
+        ("http://[::1]:8302/", "[::1]:8302", "http://[::1]:8302"),
+    ],
+)
+def test_addr_accepts_the_cli_url_form(given: str, addr: str, url: str) -> None:
+    s = load_settings(addr=given)
+    assert (s.addr, s.url) == (addr, url)
+
+
+def test_addr_url_needs_a_port() -> None:
+    with pytest.raises(ConfigError, match="addr"):
+        load_settings(addr="http://127.0.0.1")

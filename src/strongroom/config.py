@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -71,6 +72,18 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    @field_validator("addr", mode="before")
+    @classmethod
+    def _addr_from_url(cls, value: Any) -> Any:
+        # STRONGROOM_ADDR is shared with the CLI, where it is a URL: accept that form too.
+        if isinstance(value, str) and "://" in value:
+            parsed = urlsplit(value)
+            if parsed.hostname is None or parsed.port is None:
+                raise ValueError("addr must be host:port or a URL with a port")
+            host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
+            return f"{host}:{parsed.port}"
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
