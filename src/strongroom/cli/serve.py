@@ -1,20 +1,17 @@
-"""``strongroom server`` and ``strongroom dev``: run the API with uvicorn."""
+"""``strongroom server`` and ``strongroom dev``.
+
+The server stack is imported only when one of these commands runs, so client commands
+start fast.
+"""
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from strongroom import devmode, logs
-from strongroom.api.app import create_app
-from strongroom.cli.output import console, errors
-from strongroom.config import Settings, load_settings, split_addr
-from strongroom.node import Node
+from strongroom.config import load_settings
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file.", show_default=False)
@@ -30,61 +27,17 @@ DataDir = Annotated[
 ]
 
 
-def _stop_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
-def _serve(settings: Settings, node: Node) -> None:
-    host, port = split_addr(settings.addr)
-    app = create_app(node)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
-        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
-    )
-    # uvicorn drains requests on SIGTERM, then restores the previous handler and raises
-    # the signal again; with the default handler the process would die by the signal
-    # (status 143) before the node is closed. Make a requested stop a clean exit instead.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop_cleanly)
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        node.close()
-
-
 def server(config: ConfigOption = None, addr: ServeAddr = None) -> None:
     """Run a Strongroom server. It starts sealed: unseal it with `strongroom operator unseal`."""
     settings = load_settings(config, addr=addr)
-    logs.configure(settings.log_level)
-    node = Node.open(settings)
-    status = node.status()
-    state = "sealed" if status.initialized else "not initialised (run: strongroom operator init)"
-    errors.print(f"Strongroom listening on {settings.url}: {state}")
-    _serve(settings, node)
+    from strongroom.cli.runner import run_server
+
+    run_server(settings)
 
 
 def dev(config: ConfigOption = None, addr: ServeAddr = None, data_dir: DataDir = None) -> None:
     """Run a self-unsealing dev server on SQLite. Never for real data."""
     settings = load_settings(config, dev=True, addr=addr, data_dir=data_dir)
-    logs.configure(settings.log_level)
-    node = Node.open(settings)
-    session = devmode.bootstrap(node)
-    console.print(f"[bold red]WARNING![/] {devmode.WARNING}", highlight=False)
-    console.print(f"URL:        {settings.url}", highlight=False)
-    console.print(f"Root token: {session.root_token}", highlight=False, soft_wrap=True)
-    console.print(f"Data:       {settings.data_dir}", highlight=False)
-    console.print(
-        f"\n  export STRONGROOM_ADDR='{settings.url}'\n"
-        f"  export STRONGROOM_TOKEN='{session.root_token}'\n",
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.file.flush()
-    _serve(settings, node)
+    from strongroom.cli.runner import run_dev
+
+    run_dev(settings)

@@ -1,0 +1,72 @@
+"""Running the API server: heavy imports live here, loaded only by `serve` commands."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import uvicorn
+
+from strongroom import devmode, logs
+from strongroom.api.app import create_app
+from strongroom.cli.output import console, errors
+from strongroom.config import Settings, split_addr
+from strongroom.node import Node
+
+
+def _stop_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve(settings: Settings, node: Node) -> None:
+    host, port = split_addr(settings.addr)
+    app = create_app(node)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
+        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
+    )
+    # uvicorn drains requests on SIGTERM, then restores the previous handler and raises
+    # the signal again; with the default handler the process would die by the signal
+    # (status 143) before the node is closed. Make a requested stop a clean exit instead.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_cleanly)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        node.close()
+
+
+def run_server(settings: Settings) -> None:
+    """Open the node (sealed) and serve until stopped."""
+    logs.configure(settings.log_level)
+    node = Node.open(settings)
+    status = node.status()
+    state = "sealed" if status.initialized else "not initialised (run: strongroom operator init)"
+    errors.print(f"Strongroom listening on {settings.url}: {state}")
+    _serve(settings, node)
+
+
+def run_dev(settings: Settings) -> None:
+    """Open the node, initialise and unseal it from the dev key, print the banner, serve."""
+    logs.configure(settings.log_level)
+    node = Node.open(settings)
+    session = devmode.bootstrap(node)
+    console.print(f"[bold red]WARNING![/] {devmode.WARNING}", highlight=False)
+    console.print(f"URL:        {settings.url}", highlight=False)
+    console.print(f"Root token: {session.root_token}", highlight=False, soft_wrap=True)
+    console.print(f"Data:       {settings.data_dir}", highlight=False)
+    console.print(
+        f"\n  export STRONGROOM_ADDR='{settings.url}'\n"
+        f"  export STRONGROOM_TOKEN='{session.root_token}'\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.file.flush()
+    _serve(settings, node)
