@@ -11,7 +11,8 @@ secret, a plaintext, a token or a share.
     ├── ConfigError                   settings are invalid (refused at start)
     ├── CryptoError
     │   ├── DecryptionError           one opaque error for every way opening can fail
-    │   └── ShareError                a Shamir share is malformed or does not fit the set
+    │   ├── ShareError                a Shamir share is malformed or does not fit the set
+    │   └── NoteError                 a signed note is malformed or its signature fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
     │   ├── AlreadyInitializedError   409
@@ -91,6 +92,14 @@ class ShareError(CryptoError):
     status = 400
     slug = "invalid-share"
     title = "Invalid key share"
+
+
+class NoteError(CryptoError):
+    """A signed note (checkpoint) is malformed, unsigned by a trusted key, or forged."""
+
+    status = 400
+    slug = "invalid-note"
+    title = "Invalid signed note"
 
 
 class SealError(StrongroomError):
