@@ -120,7 +120,15 @@ class Node:
         ) as tx:
             status = self.seal_manager.submit_share(tx.session, share)
             tx.detail.update({"progress": status.progress, "sealed": status.sealed})
+        if not status.sealed and self.seal_manager.keyring().missing_purposes():
+            self._add_missing_keys(call)
         return status
+
+    def _add_missing_keys(self, call: Call) -> None:
+        # A purpose added by an upgrade gets its first version at the first unseal.
+        with self.recorder.action(call.request_id, call.actor, "sys.keys.add", "sys/keys") as tx:
+            added = self.seal_manager.keyring().add_missing(tx.session, self.clock)
+            tx.detail["purposes"] = added
 
     def reset_unseal(self, call: Call) -> SealStatus:
         with self.recorder.action(

@@ -21,7 +21,12 @@ from strongroom.node import Call, Node
 from strongroom.store.engine import Database
 from strongroom.store.repositories import keyring as keyring_repo
 
-ALGORITHMS = {"barrier": "aes-256-gcm", "token-signing": "ed25519", "audit-hmac": "hmac-sha256"}
+ALGORITHMS = {
+    "barrier": "aes-256-gcm",
+    "token-signing": "ed25519",
+    "audit-hmac": "hmac-sha256",
+    "audit-signing": "ed25519",
+}
 
 
 @dataclass
@@ -109,7 +114,7 @@ def test_key_material_sizes_fit_their_algorithms(shared: Opened) -> None:
     keyring = shared.node.keyring()
     for name in ALGORITHMS:
         assert len(keyring.current(name).material) == 32
-    assert len({keyring.current(n).material for n in ALGORITHMS}) == 3
+    assert len({keyring.current(n).material for n in ALGORITHMS}) == len(ALGORITHMS)
 
 
 def test_store_holds_no_root_key_nor_share(opened: Opened) -> None:

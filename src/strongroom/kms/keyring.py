@@ -60,6 +60,7 @@ PURPOSES: Mapping[str, Purpose] = {
         Purpose("barrier", "aes-256-gcm", aead.generate_key, "seals stored values"),
         Purpose("token-signing", "ed25519", _ed25519_raw, "signs access tokens"),
         Purpose("audit-hmac", "hmac-sha256", lambda: os.urandom(32), "hides identifiers"),
+        Purpose("audit-signing", "ed25519", _ed25519_raw, "signs audit checkpoints"),
     )
 }
 
@@ -164,6 +165,26 @@ class Keyring:
         for name in PURPOSES:
             self._write_version(session, PURPOSES[name], 1, clock)
         self.load(session)
+
+    def missing_purposes(self) -> list[str]:
+        """Purposes this keyring has no version of (added by an upgrade)."""
+        with self._lock:
+            self._check_open()
+            return [name for name in PURPOSES if name not in self._keys]
+
+    def add_missing(self, session: Session, clock: Clock) -> list[str]:
+        """Create version 1 of every purpose the store lacks; returns their names."""
+        self._check_open()
+        self.load(session)
+        added = []
+        for name in self.missing_purposes():
+            try:
+                self._write_version(session, PURPOSES[name], 1, clock)
+            except IntegrityError:
+                raise ConflictError("another replica is adding keys; retry") from None
+            added.append(name)
+        self.load(session)
+        return added
 
     def rotate(self, session: Session, purpose_name: str, clock: Clock) -> KeyInfo:
         """Add a new version of ``purpose_name`` and make it current."""

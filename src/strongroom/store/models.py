@@ -85,9 +85,33 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """The log's size; its row lock serialises appends so ``seq`` has no gaps."""
+    """The log's size and Merkle frontier; its row lock serialises appends (no gaps)."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+    # NULL until the first append after upgrading from revision 0001 rebuilds it.
+    frontier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class AuditTile(Base):
+    """A complete Merkle subtree hash at a level that is a multiple of 8 (256^k leaves)."""
+
+    __tablename__ = "audit_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head (C2SP signed note) at a tree size."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    key_version: Mapped[int] = mapped_column(Integer)
+    created_us: Mapped[int] = mapped_column(BigInteger)
