@@ -12,7 +12,9 @@ secret, a plaintext, a token or a share.
     ├── CryptoError
     │   ├── DecryptionError           one opaque error for every way opening can fail
     │   ├── ShareError                a Shamir share is malformed or does not fit the set
-    │   └── NoteError                 a signed note is malformed or its signature fails
+    │   ├── NoteError                 a signed note is malformed or its signature fails
+    │   ├── FormatError               400: a value, key or tweak does not fit an FPE cipher
+    │   └── ProofError                400: a Merkle inclusion or consistency proof fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
     │   ├── AlreadyInitializedError   409
@@ -100,6 +102,30 @@ class NoteError(CryptoError):
     status = 400
     slug = "invalid-note"
     title = "Invalid signed note"
+
+
+class FormatError(CryptoError):
+    """A value, key, tweak or alphabet does not fit a format-preserving cipher.
+
+    The detail names the rule that was broken (a length bound, the alphabet, the tweak
+    size), never the value itself.
+    """
+
+    status = 400
+    slug = "invalid-format"
+    title = "Value does not fit the format"
+
+
+class ProofError(CryptoError):
+    """A Merkle inclusion or consistency proof (RFC 9162) does not verify.
+
+    Raised for a wrong root, a proof of the wrong length, a value that is not a 32-byte
+    hash, an index outside the tree, or tree sizes no proof can relate.
+    """
+
+    status = 400
+    slug = "invalid-proof"
+    title = "Invalid proof"
 
 
 class SealError(StrongroomError):
