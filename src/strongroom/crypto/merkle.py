@@ -212,6 +212,44 @@ class Frontier:
         return cls(size, hashes)
 
 
+# --- tiles ----------------------------------------------------------------------------------
+
+#: Tiles are the perfect subtrees whose height is a multiple of this (256^k leaves).
+TILE_BITS = 8
+MAX_TILE_LEVEL = 56
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """The hash of the perfect subtree ``[idx << level, (idx + 1) << level)``."""
+
+    level: int
+    idx: int
+    hash: bytes
+
+
+def extend_with_tiles(frontier: Frontier, leaves: Iterable[bytes]) -> tuple[Frontier, list[Tile]]:
+    """Append leaf hashes; return the new frontier and the tiles the appends completed.
+
+    When leaf ``i`` completes a subtree of ``2^L`` leaves (``L`` a multiple of 8), the
+    last ``L`` frontier hashes before it are exactly that subtree's left parts, largest
+    first, so folding them onto the leaf gives the tile's hash.
+    """
+    tiles: list[Tile] = []
+    for leaf in leaves:
+        after = frontier.size + 1
+        zeros = (after & -after).bit_length() - 1
+        level = TILE_BITS
+        while level <= min(zeros, MAX_TILE_LEVEL):
+            h = leaf
+            for left in reversed(frontier.hashes[len(frontier.hashes) - level :]):
+                h = node_hash(left, h)
+            tiles.append(Tile(level, (after >> level) - 1, h))
+            level += TILE_BITS
+        frontier = frontier.append(leaf)
+    return frontier, tiles
+
+
 # --- proof generation ------------------------------------------------------------------------
 
 

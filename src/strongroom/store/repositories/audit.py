@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from strongroom.store.models import AuditEvent, AuditHead
+from strongroom.crypto import merkle
+from strongroom.store.models import AuditEvent, AuditHead, AuditTile
 
 
 def append(session: Session, event: AuditEvent) -> int:
@@ -20,21 +21,50 @@ def append(session: Session, event: AuditEvent) -> int:
 
 
 def append_many(session: Session, events: Sequence[AuditEvent]) -> list[int]:
-    """Append several events under one head lock, with one multi-row insert."""
+    """Append several events under one head lock: one insert, frontier and tiles updated."""
     if not events:
         return []
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()
     first = head.size
+    frontier = _frontier(session, head)
     rows = []
     for offset, event in enumerate(events):
         event.seq = first + offset
         rows.append({c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns})
+    frontier, tiles = merkle.extend_with_tiles(frontier, (e.leaf_hash for e in events))
     session.execute(insert(AuditEvent), rows)
+    if tiles:
+        session.execute(
+            insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
+        )
     head.size = first + len(events)
+    head.frontier = frontier.to_bytes()
     session.flush()
     return list(range(first, first + len(events)))
+
+
+def _frontier(session: Session, head: AuditHead) -> merkle.Frontier:
+    if head.frontier is not None:
+        return merkle.Frontier.from_bytes(head.frontier)
+    # Written by revision 0001 before the tree existed: rebuild once, tiles included.
+    leaves = session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
+    frontier, tiles = merkle.extend_with_tiles(merkle.Frontier.empty(), leaves)
+    if tiles:
+        session.execute(
+            insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
+        )
+    return frontier
+
+
+def head(session: Session) -> tuple[int, merkle.Frontier]:
+    """The tree's size and frontier as committed (rebuilt on the fly after an upgrade)."""
+    row = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    if row.frontier is not None:
+        return row.size, merkle.Frontier.from_bytes(row.frontier)
+    leaves = session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
+    return row.size, merkle.Frontier.empty().extend(leaves)
 
 
 def size(session: Session) -> int:
@@ -73,3 +103,18 @@ def query(
         stmt = stmt.where(AuditEvent.time_us < until_us)
     order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq.asc()
     return session.execute(stmt.order_by(order).limit(limit)).scalars().all()
+
+
+def leaf_hashes(session: Session, start: int, end: int) -> Sequence[bytes]:
+    """Leaf hashes of events ``[start, end)`` in order."""
+    stmt = (
+        select(AuditEvent.leaf_hash)
+        .where(AuditEvent.seq >= start, AuditEvent.seq < end)
+        .order_by(AuditEvent.seq)
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def tile(session: Session, level: int, idx: int) -> bytes | None:
+    stmt = select(AuditTile.hash).where(AuditTile.level == level, AuditTile.idx == idx)
+    return session.execute(stmt).scalar_one_or_none()
