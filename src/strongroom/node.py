@@ -115,11 +115,20 @@ class Node:
 
     def unseal(self, call: Call, share: str) -> SealStatus:
         """Submit one key share; each submission is audited (never the share)."""
-        with self.recorder.action(
-            call.request_id, call.actor, "sys.unseal", "sys/seal", writes=False
-        ) as tx:
-            status = self.seal_manager.submit_share(tx.session, share)
-            tx.detail.update({"progress": status.progress, "sealed": status.sealed})
+        opened = None
+        try:
+            with self.recorder.action(
+                call.request_id, call.actor, "sys.unseal", "sys/seal", writes=False
+            ) as tx:
+                status, opened = self.seal_manager.accept_share(tx.session, share)
+                tx.detail.update({"progress": status.progress, "sealed": status.sealed})
+        except BaseException:
+            # The unseal was not recorded, so it does not happen.
+            if opened is not None:
+                opened.wipe()
+            raise
+        if opened is not None:
+            status = self.seal_manager.install(opened)
         if not status.sealed and self.seal_manager.keyring().missing_purposes():
             self._add_missing_keys(call)
         return status
@@ -129,6 +138,7 @@ class Node:
         with self.recorder.action(call.request_id, call.actor, "sys.keys.add", "sys/keys") as tx:
             added = self.seal_manager.keyring().add_missing(tx.session, self.clock)
             tx.detail["purposes"] = added
+        self.refresh_keyring()
 
     def reset_unseal(self, call: Call) -> SealStatus:
         with self.recorder.action(
@@ -138,12 +148,14 @@ class Node:
             return self.seal_manager.status(tx.session)
 
     def seal(self, call: Call) -> None:
-        """Drop all key material. The event is written before the keys go."""
-        with self.recorder.action(
-            call.request_id, call.actor, "sys.seal", "sys/seal", writes=False
-        ):
-            self.seal_manager.keyring()
+        """Drop all key material, then record it.
+
+        Sealing only ever removes access, so it happens even if the audit trail cannot
+        take the event; the caller then gets the audit error, with the server sealed.
+        """
+        self.seal_manager.keyring()
         self._drop_keys()
+        self.recorder.record(call.request_id, call.actor, "sys.seal", "sys/seal", "success")
 
     def _drop_keys(self) -> None:
         self.seal_manager.seal()
@@ -162,6 +174,7 @@ class Node:
         with self.recorder.action(call.request_id, call.actor, "sys.keys.rotate", resource) as tx:
             info = self.keyring().rotate(tx.session, purpose, self.clock)
             tx.detail.update({"purpose": info.purpose, "version": info.version})
+        self.refresh_keyring()
         return info
 
     # -- tokens -------------------------------------------------------------------------
@@ -172,7 +185,9 @@ class Node:
             raise UnauthenticatedError()
         if self.seal_manager.sealed:
             raise SealedError("the server is sealed; unseal it first")
-        if bearer.count(".") == 2:
+        # A compact JWS starts with the base64url of '{"'; a root token (which an operator
+        # may choose in dev mode) is looked up by hash whatever it contains.
+        if bearer.startswith("ey") and bearer.count(".") == 2:
             return self.tokens.verify(bearer)
         with self.db.transaction(read_only=True) as session:
             principal = root_tokens.authenticate(session, bearer)
@@ -187,10 +202,13 @@ class Node:
         with self.recorder.action(
             call.request_id, call.actor, "auth.tokens.create", "auth/tokens", writes=False
         ) as tx:
+            if subject.lower() in scopes.RESERVED_SUBJECTS:
+                raise InvalidRequestError("that subject is reserved for Strongroom's own actors")
             granted = scopes.validate(requested)
-            missing = [s for s in granted if not caller.has_scope(s)]
-            if missing:
-                raise InvalidRequestError(f"cannot grant scopes the caller lacks: {missing}")
+            if any(not caller.has_scope(s) for s in granted):
+                raise InvalidRequestError("a token can only carry scopes its minter holds")
+            if caller.kind != "root" and scopes.ROOT_ONLY.intersection(granted):
+                raise InvalidRequestError("only the root token can grant tokens:create")
             lifetime = self.settings.token_default_ttl if ttl is None else ttl
             if not 1 <= lifetime <= self.settings.token_max_ttl:
                 raise InvalidRequestError(

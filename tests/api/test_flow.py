@@ -122,7 +122,17 @@ def test_minting_only_narrows(ready: Ready) -> None:
     unknown = c.post(
         "/v1/auth/tokens", json={"subject": "b", "scopes": ["sys:raed"]}, headers=ready.auth()
     )
-    assert "unknown scope" in _problem(unknown, 400, "invalid-request")["detail"]
+    detail = _problem(unknown, 400, "invalid-request")["detail"]
+    assert "scope 1 is unknown" in detail and "sys:raed" not in detail
+    perpetual = c.post(
+        "/v1/auth/tokens",
+        json={"subject": "b", "scopes": ["tokens:create"]},
+        headers=ready.auth(minter),
+    )
+    assert "only the root token" in _problem(perpetual, 400, "invalid-request")["detail"]
+    for reserved in ("root", "Anonymous", "dev"):
+        spoof = c.post("/v1/auth/tokens", json={"subject": reserved}, headers=ready.auth())
+        _problem(spoof, 400, "invalid-request")
     too_long = c.post("/v1/auth/tokens", json={"subject": "b", "ttl": 301}, headers=ready.auth())
     _problem(too_long, 400, "invalid-request")
 

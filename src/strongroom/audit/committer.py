@@ -56,6 +56,15 @@ class GroupCommitter:
         try:
             return future.result(timeout=self._timeout)
         except FutureTimeout:
+            pass
+        # Not written yet. If the writer has not picked the event up, withdraw it, so the
+        # trail never records as done a request that was refused; if it is being written
+        # now, its transaction is bounded by the store's lock timeout: wait for the outcome.
+        if future.cancel():
+            raise AuditError("the audit trail did not record this request in time")
+        try:
+            return future.result(timeout=self._timeout * 6)
+        except FutureTimeout:
             raise AuditError("the audit trail did not record this request in time") from None
 
     def close(self) -> None:
@@ -93,13 +102,23 @@ class GroupCommitter:
             for item in batch
         ]
         live = [(r, f) for r, f in pending if f.set_running_or_notify_cancel()]
-        try:
-            with self._db.transaction() as session:
-                indexes = log.append_many(session, [record for record, _ in live])
-        except Exception as exc:
-            error = exc if isinstance(exc, AuditError) else AuditError()
-            for _, future in live:
-                future.set_exception(error)
+        if not live:
             return
-        for (_, future), index in zip(live, indexes, strict=True):
+        try:
+            self._write(live)
+        except Exception:
+            if len(live) == 1:
+                live[0][1].set_exception(AuditError())
+                return
+            # One bad event must not fail the others: write them one by one.
+            for item in live:
+                try:
+                    self._write([item])
+                except Exception:
+                    item[1].set_exception(AuditError())
+
+    def _write(self, items: list[tuple[AuditRecord, Future[int]]]) -> None:
+        with self._db.transaction() as session:
+            indexes = log.append_many(session, [record for record, _ in items])
+        for (_, future), index in zip(items, indexes, strict=True):
             future.set_result(index)

@@ -9,6 +9,7 @@ identifiers only, and `Detail` refuses values that are not plain scalars or list
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +20,16 @@ from strongroom.crypto.merkle import leaf_hash
 Outcome = Literal["success", "denied", "error"]
 Detail = dict[str, str | int | bool | list[str] | None]
 MAX_DETAIL_BYTES = 4096
+#: Column limits of the audit table; longer caller-supplied text is cut to fit.
+LIMITS = {"request_id": 64, "actor": 256, "action": 128, "resource": 512}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` made safe to store: control characters and unpaired surrogates replaced,
+    and cut to ``limit`` characters (the cut marked with an ellipsis)."""
+    clean = _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,12 @@ class AuditRecord:
     resource: str
     outcome: Outcome
     detail: Detail = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Requests choose paths, actors and ids: an event must fit its columns whatever
+        # they sent, or one caller's odd request could fail everyone's audit batch.
+        for name, limit in LIMITS.items():
+            object.__setattr__(self, name, bounded(getattr(self, name), limit))
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -17,6 +17,12 @@ SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
 
+#: Scopes only the root token may grant: a token holding one could otherwise mint its own
+#: successor and live forever.
+ROOT_ONLY = frozenset({TOKENS_CREATE})
+#: Subjects that name Strongroom's own actors in the audit trail; no token may claim one.
+RESERVED_SUBJECTS = frozenset({"root", "anonymous", "dev", "system"})
+
 KNOWN: dict[str, str] = {
     SYS_READ: "read seal status details, key metadata and metrics",
     SYS_WRITE: "rotate keys and seal the server",
@@ -33,11 +39,15 @@ _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,200}$")
 def validate(scopes: Iterable[str]) -> list[str]:
     """Check names and return them de-duplicated in order; `InvalidRequestError` if bad."""
     result: list[str] = []
-    for scope in scopes:
+    for position, scope in enumerate(scopes, start=1):
+        # Errors name the position, never the value: a caller may paste anything here.
         if not _SCOPE_RE.match(scope):
-            raise InvalidRequestError("a scope is 1-200 printable characters without spaces")
+            raise InvalidRequestError(
+                f"scope {position} is not 1-200 printable characters without spaces"
+            )
         if scope not in KNOWN and not any(scope.startswith(p) for p in PARAMETERISED):
-            raise InvalidRequestError(f"unknown scope {scope!r}")
+            known = ", ".join(sorted(KNOWN))
+            raise InvalidRequestError(f"scope {position} is unknown; known scopes: {known}")
         if scope not in result:
             result.append(scope)
     if len(result) > MAX_SCOPES:

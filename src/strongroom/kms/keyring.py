@@ -183,36 +183,41 @@ class Keyring:
             except IntegrityError:
                 raise ConflictError("another replica is adding keys; retry") from None
             added.append(name)
-        self.load(session)
+        # Not loaded here: the caller reloads once the transaction has committed.
         return added
 
     def rotate(self, session: Session, purpose_name: str, clock: Clock) -> KeyInfo:
-        """Add a new version of ``purpose_name`` and make it current."""
+        """Write a new version of ``purpose_name``, current once committed.
+
+        The keyring in memory is not changed: if the transaction rolls back, no version
+        that the store lacks may have sealed anything. The caller reloads after commit.
+        """
         self._check_open()
         spec = purpose(purpose_name)
         version = repo.latest_version(session, spec.name) + 1
         try:
-            self._write_version(session, spec, version, clock)
+            created = self._write_version(session, spec, version, clock)
         except IntegrityError:
             raise ConflictError("another rotation of this key is under way; retry") from None
-        self.load(session)
-        return self._info(self._keys[spec.name][version])
+        return KeyInfo(spec.name, version, spec.algorithm, created, current=True)
 
-    def _write_version(self, session: Session, spec: Purpose, version: int, clock: Clock) -> None:
+    def _write_version(self, session: Session, spec: Purpose, version: int, clock: Clock) -> int:
         material = spec.generate()
         wrapped = aead.encrypt(
             self._wrap_key, material, _aad(spec.name, version, spec.algorithm), key_version=0
         )
+        created = clock.now_us()
         repo.add(
             session,
             KeyringKey(
                 purpose=spec.name,
                 version=version,
                 algorithm=spec.algorithm,
-                created_us=clock.now_us(),
+                created_us=created,
                 wrapped=wrapped,
             ),
         )
+        return created
 
     def current(self, purpose_name: str) -> KeyVersion:
         """The newest version of a purpose: the one to seal or sign with."""

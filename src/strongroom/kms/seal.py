@@ -129,11 +129,21 @@ class SealManager:
         return InitResult(shares=printable, threshold=threshold)
 
     def submit_share(self, session: Session, text: str) -> SealStatus:
-        """Add one share. At the threshold, rebuild and check the key and open the keyring.
+        """Add one share; at the threshold, rebuild the key and open the keyring at once."""
+        status, opened = self.accept_share(session, text)
+        if opened is not None:
+            return self.install(opened)
+        return status
+
+    def accept_share(self, session: Session, text: str) -> tuple[SealStatus, Keyring | None]:
+        """Add one share. At the threshold, rebuild and check the key and return the
+        opened keyring *without* installing it, so the caller can record the unseal
+        durably first and then `install` it (or `discard` it if recording fails).
 
         A malformed share, a duplicate or one from another key raises `ShareError` and
         does not count. A complete set that does not rebuild the key raises
-        `UnsealFailedError` and resets progress.
+        `UnsealFailedError` and resets progress. The returned status is the one the
+        server will have once the keyring is installed.
         """
         config = self._load_config(session)
         if config is None:
@@ -149,12 +159,12 @@ class SealManager:
             raise ShareError("this key share does not fit this server's share set")
         with self._lock:
             if self._keyring is not None:
-                return self._status_locked(config)
+                return self._status_locked(config), None
             if share.x in self._pending:
                 raise ShareError("this key share was already given; give a different one")
             self._pending[share.x] = share
             if len(self._pending) < config.threshold:
-                return self._status_locked(config)
+                return self._status_locked(config), None
             points = [(s.x, s.y) for s in self._pending.values()]
             self._pending = {}
         root_key = shamir.combine(points)
@@ -165,8 +175,19 @@ class SealManager:
         keyring = Keyring(root_key)
         del root_key
         keyring.load(session)
+        return SealStatus(True, False, config.threshold, config.shares, 0), keyring
+
+    def install(self, keyring: Keyring) -> SealStatus:
+        """Make an opened keyring the server's; shares given meanwhile are forgotten."""
         with self._lock:
-            self._keyring = keyring
+            config = self._config
+            if config is None:
+                raise NotInitializedError("the server is not initialized")
+            if self._keyring is None:
+                self._keyring = keyring
+            else:
+                keyring.wipe()
+            self._pending = {}
             return self._status_locked(config)
 
     def _status_locked(self, config: SealConfig) -> SealStatus:
