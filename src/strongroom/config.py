@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Bounded staleness of another replica's key rotation."
     )
     shutdown_grace_seconds: int = Field(30, ge=0)
+    audit_origin: str | None = Field(
+        None, description="Log identity in checkpoints; defaults to the issuer's host + /audit."
+    )
+    checkpoint_every_events: int = Field(1000, ge=1, description="Checkpoint after N events.")
+    checkpoint_interval_seconds: float = Field(
+        60.0, gt=0, description="...or after this long, if the log grew at all."
+    )
     metrics_unauthenticated: bool = Field(
         False, description="Serve /v1/sys/metrics without a token (for Prometheus)."
     )
@@ -103,6 +110,10 @@ class Settings(BaseSettings):
             ("sqlite://", "postgresql://", "postgresql+psycopg://")
         ):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
+        if self.audit_origin is not None and (
+            not self.audit_origin or any(c.isspace() or c == "+" for c in self.audit_origin)
+        ):
+            raise ValueError("audit_origin may not be empty or hold spaces or '+'")
         host, port = split_addr(self.addr)
         if not host or not 0 < port < 65536:
             raise ValueError("addr must be host:port")
@@ -126,6 +137,13 @@ class Settings(BaseSettings):
     @property
     def resolved_issuer(self) -> str:
         return self.issuer or self.url
+
+    @property
+    def resolved_audit_origin(self) -> str:
+        """The checkpoint origin (and signing key name): a schema-less URL."""
+        if self.audit_origin:
+            return self.audit_origin
+        return self.resolved_issuer.split("://", 1)[-1].rstrip("/") + "/audit"
 
     @property
     def resolved_dev_unseal_key_file(self) -> Path:

@@ -31,6 +31,7 @@ secret, a plaintext, a token or a share.
     │   ├── PayloadTooLargeError      413
     │   ├── UnsupportedMediaTypeError 415
     │   └── ValidationFailedError     422
+    ├── BundleError                   an audit bundle does not verify (offline check)
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
 """
@@ -126,6 +127,14 @@ class ProofError(CryptoError):
     status = 400
     slug = "invalid-proof"
     title = "Invalid proof"
+
+
+class BundleError(StrongroomError):
+    """An audit bundle does not verify; ``extra["index"]`` names the first bad event."""
+
+    status = 400
+    slug = "invalid-bundle"
+    title = "Audit bundle does not verify"
 
 
 class SealError(StrongroomError):

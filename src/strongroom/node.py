@@ -7,18 +7,28 @@ with its audit event, and raises typed errors from `strongroom.errors`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from strongroom.audit import bundle, checkpoints
 from strongroom.audit import log as audit_log
+from strongroom.audit.checkpoints import SignedCheckpoint
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.log import EventView
 from strongroom.audit.recorder import Recorder
+from strongroom.audit.tree import TreeReader
 from strongroom.clock import Clock, SystemClock
 from strongroom.config import Settings
-from strongroom.errors import InvalidRequestError, SealedError, UnauthenticatedError
+from strongroom.crypto import merkle
+from strongroom.errors import (
+    InvalidRequestError,
+    SealedError,
+    StrongroomError,
+    UnauthenticatedError,
+)
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.principal import Principal
 from strongroom.identity.tokens import IssuedToken, TokenService
@@ -27,8 +37,10 @@ from strongroom.kms.keyring import KeyInfo, Keyring
 from strongroom.kms.seal import InitResult, SealManager, SealStatus
 from strongroom.store import migrate
 from strongroom.store.engine import Database
+from strongroom.store.repositories import audit as audit_repo
 
 ANONYMOUS = "anonymous"
+log = logging.getLogger("strongroom.node")
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class Node:
             audience=settings.token_audience,
         )
         self._refresh_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._background: list[threading.Thread] = []
         self._last_refresh = time.monotonic()
 
     @classmethod
@@ -76,6 +90,9 @@ class Node:
         return cls(settings, database, clock)
 
     def close(self) -> None:
+        self._stopping.set()
+        for thread in self._background:
+            thread.join(timeout=5)
         self._drop_keys()
         self.committer.close()
         self.db.dispose()
@@ -250,6 +267,129 @@ class Node:
                     newest_first=newest_first,
                 )
             )
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """The newest signed checkpoint, signing one first if there is none yet."""
+        with self.db.transaction(read_only=True) as session:
+            found = checkpoints.latest(session)
+        if found is not None:
+            return found
+        return self._sign_checkpoint()
+
+    def _sign_checkpoint(self) -> SignedCheckpoint:
+        return checkpoints.make(
+            self.db, self.keyring(), self.settings.resolved_audit_origin, self.clock
+        )
+
+    def make_checkpoint(self, call: Call) -> SignedCheckpoint:
+        """Sign the current tree head now (its own event lands after it)."""
+        signed = self._sign_checkpoint()
+        self.recorder.record(
+            call.request_id,
+            call.actor,
+            "audit.checkpoint.create",
+            "audit/checkpoint",
+            "success",
+            {"size": signed.size},
+        )
+        return signed
+
+    def audit_verifier_keys(self) -> list[str]:
+        """Every version of the checkpoint verifier key, newest first."""
+        origin = self.settings.resolved_audit_origin
+        return [k.encode() for k in checkpoints.verifier_keys(self.keyring(), origin)]
+
+    def inclusion_proof(
+        self, call: Call, index: int, size: int
+    ) -> tuple[bytes, list[bytes], bytes]:
+        """(leaf hash, proof, root) for event ``index`` in the tree of ``size`` events."""
+        resource = f"audit/proof/inclusion/{index}/{size}"
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.proof.inclusion", resource, writes=False
+        ) as tx:
+            reader = TreeReader(tx.session, audit_repo.head(tx.session)[0])
+            return reader.leaf(index), reader.inclusion(index, size), reader.root(size)
+
+    def consistency_proof(
+        self, call: Call, old_size: int, new_size: int
+    ) -> tuple[bytes, bytes, list[bytes]]:
+        """(old root, new root, proof) between two tree sizes."""
+        resource = f"audit/proof/consistency/{old_size}/{new_size}"
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.proof.consistency", resource, writes=False
+        ) as tx:
+            reader = TreeReader(tx.session, audit_repo.head(tx.session)[0])
+            proof = reader.consistency(old_size, new_size)
+            return reader.root(old_size), reader.root(new_size), proof
+
+    def export_bundle(self, call: Call, since: int) -> Iterator[bytes]:
+        """Sign a checkpoint, record the export, and stream a bundle of ``[since, size)``."""
+        signed = self._sign_checkpoint()
+        if not 0 <= since <= signed.size:
+            raise InvalidRequestError(f"since must be between 0 and {signed.size}")
+        keys = self.audit_verifier_keys()
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.export", "audit/export", writes=False
+        ) as tx:
+            tx.detail.update({"since": since, "size": signed.size})
+            start_frontier = TreeReader(tx.session, signed.size).frontier(since)
+            notes = [c.note for c in checkpoints.between(tx.session, since, signed.size)]
+        return self._bundle_lines(since, signed.size, start_frontier, notes, keys)
+
+    def _bundle_lines(
+        self,
+        since: int,
+        size: int,
+        start_frontier: merkle.Frontier,
+        notes: list[str],
+        keys: list[str],
+    ) -> Iterator[bytes]:
+        yield bundle.header_line(
+            origin=self.settings.resolved_audit_origin,
+            start=since,
+            size=size,
+            start_frontier=start_frontier,
+            checkpoints=notes,
+            keys=keys,
+        )
+        chunk = 5000
+        for low in range(since, size, chunk):
+            with self.db.transaction(read_only=True) as session:
+                rows = audit_repo.entries(session, low, min(size, low + chunk))
+            yield b"".join(bundle.event_line(i, h, e) for i, h, e in rows)
+
+    def checkpoint_due(self) -> bool:
+        """Whether the log has grown enough, or long enough ago, to sign a new head."""
+        with self.db.transaction(read_only=True) as session:
+            size = audit_repo.size(session)
+            last = audit_repo.latest_checkpoint(session)
+        if last is None:
+            return size > 0
+        if size <= last.size:
+            return False
+        age = (self.clock.now_us() - last.created_us) / 1_000_000
+        grown = size - last.size
+        return (
+            grown >= self.settings.checkpoint_every_events
+            or age >= self.settings.checkpoint_interval_seconds
+        )
+
+    def start_checkpointer(self, poll_seconds: float = 1.0) -> None:
+        """Sign checkpoints in the background while unsealed, until `close`."""
+
+        def loop() -> None:
+            while not self._stopping.wait(poll_seconds):
+                if self.seal_manager.sealed:
+                    continue
+                try:
+                    if self.checkpoint_due():
+                        self._sign_checkpoint()
+                except StrongroomError:
+                    log.warning("could not sign an audit checkpoint; will retry")
+
+        thread = threading.Thread(target=loop, name="strongroom-checkpoints", daemon=True)
+        thread.start()
+        self._background.append(thread)
 
     def record_denied(self, call: Call, action: str, resource: str, reason: str) -> None:
         """Audit a refused request (bad credentials or a missing scope)."""

@@ -66,7 +66,7 @@ def verifier_for(name: str, private_key: Ed25519PrivateKey) -> VerifierKey:
 
 def parse_verifier(text: str) -> VerifierKey:
     """Parse ``name+hexid+base64(0x01 ‖ key)``; `NoteError` if malformed or inconsistent."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the base64 key itself may hold a "+"
     if len(parts) != 3:
         raise NoteError("a verifier key is name+keyid+key")
     name, hex_id, blob = parts

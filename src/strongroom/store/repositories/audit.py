@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
-from strongroom.store.models import AuditEvent, AuditHead, AuditTile
+from strongroom.store.models import AuditCheckpoint, AuditEvent, AuditHead, AuditTile
 
 
 def append(session: Session, event: AuditEvent) -> int:
@@ -118,3 +118,36 @@ def leaf_hashes(session: Session, start: int, end: int) -> Sequence[bytes]:
 def tile(session: Session, level: int, idx: int) -> bytes | None:
     stmt = select(AuditTile.hash).where(AuditTile.level == level, AuditTile.idx == idx)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def checkpoint_at(session: Session, size: int) -> AuditCheckpoint | None:
+    return session.get(AuditCheckpoint, size)
+
+
+def checkpoints_between(session: Session, low: int, high: int) -> Sequence[AuditCheckpoint]:
+    stmt = (
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.size >= low, AuditCheckpoint.size <= high)
+        .order_by(AuditCheckpoint.size)
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def add_checkpoint(session: Session, checkpoint: AuditCheckpoint) -> None:
+    session.add(checkpoint)
+    session.flush()
+
+
+def entries(session: Session, start: int, end: int) -> Sequence[tuple[int, bytes, bytes]]:
+    """(index, leaf hash, canonical entry) of events ``[start, end)`` in order."""
+    stmt = (
+        select(AuditEvent.seq, AuditEvent.leaf_hash, AuditEvent.entry)
+        .where(AuditEvent.seq >= start, AuditEvent.seq < end)
+        .order_by(AuditEvent.seq)
+    )
+    return [(int(i), bytes(h), bytes(e)) for i, h, e in session.execute(stmt).all()]
