@@ -21,6 +21,7 @@ def _stop_cleanly(signum: int, frame: object) -> None:
 def _serve(settings: Settings, node: Node) -> None:
     host, port = split_addr(settings.addr)
     app = create_app(node)
+    node.start_checkpointer()
     config = uvicorn.Config(
         app,
         host=host,
