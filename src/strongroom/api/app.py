@@ -13,13 +13,34 @@ from strongroom.api.routes import audit, auth, sys, wellknown
 from strongroom.node import Node
 
 # Routes that answer while sealed; every other route answers 503 until unsealed.
-SEALED_OK = frozenset({"sys.health", "sys.seal_status", "sys.unseal", "sys.init", "sys.metrics"})
+SEALED_OK = frozenset(
+    {"sys.health", "sys.seal_status", "sys.unseal", "sys.init", "sys.metrics.read"}
+)
 
 
 def _seal_gate(request: Request) -> None:
     route = request.scope.get("route")
     if getattr(route, "name", None) not in SEALED_OK:
         get_node(request).keyring()
+
+
+def _answer_head(app: FastAPI) -> None:
+    """Let probes send HEAD where they may send GET: same endpoint, same status code.
+
+    The server sends the headers of the GET answer without its body. These twins stay
+    out of the OpenAPI document, which lists one operation per route.
+    """
+    for path, endpoint, name in (
+        ("/health", sys.health, "sys.health"),
+        ("/seal-status", sys.seal_status, "sys.seal_status"),
+    ):
+        app.add_api_route(
+            sys.router.prefix + path,
+            endpoint,
+            methods=["HEAD"],
+            name=name,
+            include_in_schema=False,
+        )
 
 
 def create_app(node: Node) -> FastAPI:
@@ -31,6 +52,9 @@ def create_app(node: Node) -> FastAPI:
         dependencies=[Depends(_seal_gate)],
         docs_url=None,
         redoc_url=None,
+        # No 307 to the other spelling: its Location would come from the client's Host
+        # header. `/v1/sys/health/` is a plain 404 problem.
+        redirect_slashes=False,
     )
     app.state.node = node
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
@@ -38,6 +62,7 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     for module in (sys, auth, audit, wellknown):
         app.include_router(module.router)
+    _answer_head(app)
     app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)
     app.add_middleware(EdgeMiddleware, metrics=metrics)
     return app

@@ -10,6 +10,16 @@ from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+#: Methods that get a label of their own; any other token a client sends counts as "OTHER",
+#: so clients cannot mint new time series (and memory) by inventing methods.
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label for a request method: itself if standard, else ``OTHER``."""
+    return method if method in STANDARD_METHODS else OTHER_METHOD
+
 
 class _SealCollector(Collector):
     def __init__(self, state: Callable[[], tuple[bool, bool]]) -> None:
@@ -30,7 +40,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "strongroom_http_requests",
-            "HTTP requests by method, route template and status.",
+            "HTTP requests by method (standard ones, else OTHER), route template and status.",
             ["method", "route", "status"],
             registry=self.registry,
         )
@@ -44,8 +54,10 @@ class Metrics:
         self.registry.register(_SealCollector(seal_state))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        """Count one request. ``route`` must be a route template (or ``unmatched``)."""
+        label = method_label(method)
+        self.requests.labels(label, route, str(status)).inc()
+        self.latency.labels(label, route).observe(seconds)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from strongroom.api.metrics import Metrics
+from strongroom.api.metrics import Metrics, method_label
 from strongroom.api.problems import MEDIA_TYPE
 from strongroom.errors import (
     PayloadTooLargeError,
@@ -100,7 +100,9 @@ class EdgeMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path_format", None) or "unmatched"
-            self.metrics.observe(scope["method"], template, status, elapsed)
+            # Labels stay bounded: the route template (never the raw path) and the method
+            # folded to the standard set, so invented methods all count as "OTHER".
+            self.metrics.observe(method_label(scope["method"]), template, status, elapsed)
             log.info(
                 "request",
                 extra={

@@ -32,18 +32,57 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 DEFAULT = DEFAULT_ADDR
 
 
+ADDR_HINT = "set --addr or STRONGROOM_ADDR to host:port or http(s)://host:port"
+
+
 def base_url(addr: str) -> str:
-    addr = addr.strip().rstrip("/")
-    return addr if "://" in addr else f"http://{addr}"
+    addr = addr.strip()
+    scheme, sep, rest = (addr if "://" in addr else f"http://{addr}").partition("://")
+    return scheme + sep + rest.rstrip("/")
+
+
+def _bad_address(addr: str, reason: str) -> CliError:
+    return CliError(f"invalid server address {addr!r}: {reason}", ADDR_HINT)
+
+
+def checked_url(addr: str) -> str:
+    """The base URL for ``addr``; `CliError` naming the problem if it is not usable."""
+    url = base_url(addr)
+    try:
+        parsed = httpx.URL(url)
+        host, _ = parsed.host, parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise _bad_address(addr, str(exc)) from None
+    if parsed.scheme not in ("http", "https"):
+        raise _bad_address(addr, "the scheme must be http or https")
+    if not host:
+        raise _bad_address(addr, "no host given")
+    return url
+
+
+def _checked_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()):
+        raise CliError(
+            "the token is malformed (a token is printable ASCII)",
+            "set --token or STRONGROOM_TOKEN to a valid token",
+        )
+    return token or None
 
 
 class Client:
     """Calls one Strongroom server."""
 
     def __init__(self, addr: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.url = checked_url(addr)
+        token = _checked_token(token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.url = base_url(addr)
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        try:
+            self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise _bad_address(addr, str(exc)) from None
 
     def __enter__(self) -> Client:
         return self
@@ -62,20 +101,35 @@ class Client:
     ) -> httpx.Response:
         try:
             response = self._http.request(method, path, json=json, params=params)
+        except httpx.UnsupportedProtocol as exc:
+            raise _bad_address(self.url, str(exc)) from None
         except httpx.TransportError as exc:
             raise CliError(
                 f"cannot reach Strongroom at {self.url} ({type(exc).__name__})",
                 "is the server running? set --addr or STRONGROOM_ADDR",
             ) from None
+        except (httpx.InvalidURL, ValueError) as exc:
+            # Building the request failed: a host name that cannot be encoded, and such.
+            raise _bad_address(self.url, str(exc) or type(exc).__name__) from None
+        except httpx.HTTPError as exc:
+            raise CliError(f"request to {self.url} failed ({type(exc).__name__})") from None
         if response.status_code not in ok:
             raise _problem(response)
         return response
 
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(
+                f"{self.url} did not answer with JSON", "is that a Strongroom server?"
+            ) from None
+
     def get(self, path: str, **kw: Any) -> Any:
-        return self.request("GET", path, **kw).json()
+        return self._json(self.request("GET", path, **kw))
 
     def post(self, path: str, body: Any = None, **kw: Any) -> Any:
-        return self.request("POST", path, json=body, **kw).json()
+        return self._json(self.request("POST", path, json=body, **kw))
 
 
 _HINTS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from rich.markup import escape
 
 from strongroom import __version__
 from strongroom.cli import audit, operator, serve, token
@@ -35,25 +35,21 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point: run the app and turn known errors into short messages."""
+    """Entry point: run the app and turn known errors into short messages.
+
+    Typer runs in standalone mode, so usage errors (a missing or unknown option, a value
+    out of range) print the usual short usage message and exit 2, whichever click it
+    bundles; our own errors reach this function and print in a line or two, exit 1.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except CliError as exc:
-        errors.print(f"[red]Error:[/] {exc.message}", highlight=False)
+        errors.print(f"[red]Error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            errors.print(f"Hint: {exc.hint}", highlight=False)
+            errors.print(f"Hint: {escape(exc.hint)}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
     except StrongroomError as exc:
-        errors.print(f"[red]Error:[/] {exc.detail}", highlight=False)
+        errors.print(f"[red]Error:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -95,6 +96,18 @@ def seal(addr: AddrOption = DEFAULT, token: TokenOption = None, json: JsonOption
         console.print("Sealed.")
 
 
+def rotate_path(purpose: str) -> str:
+    """The rotate endpoint of ``purpose``, quoted as one path segment.
+
+    Slashes, ``?`` and ``#`` are escaped, and so are the dot segments ``.`` and ``..``
+    (which clients would otherwise resolve), so no purpose can reach another endpoint.
+    """
+    segment = quote(purpose, safe="")
+    if segment in {".", ".."}:
+        segment = segment.replace(".", "%2E")
+    return f"/v1/sys/keys/{segment}/rotate"
+
+
 @app.command()
 def rotate(
     purpose: Annotated[str, typer.Argument(help="barrier | token-signing | audit-hmac")],
@@ -103,8 +116,10 @@ def rotate(
     json: JsonOption = False,
 ) -> None:
     """Add a new version of a key; older versions keep decrypting and verifying."""
+    if not purpose.strip():
+        raise CliError("give a key purpose", "list them: strongroom operator keys")
     with Client(addr, token) as client:
-        key = client.post(f"/v1/sys/keys/{purpose}/rotate")
+        key = client.post(rotate_path(purpose))
     if json:
         emit_json(key)
     else:

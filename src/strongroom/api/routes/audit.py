@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +17,12 @@ from strongroom.identity.scopes import AUDIT_READ
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
+# Audit indexes are BIGINT in the store; a larger cursor cannot match and cannot be bound.
+MAX_CURSOR = 2**62
+# Far above any page size setting; the configured maximum is checked below with a clear
+# message. The bound only refuses absurd integers before they reach the store.
+MAX_LIMIT = 2**31 - 1
+
 
 def _time(value: str | None, name: str) -> int | None:
     if value is None:
@@ -26,13 +33,23 @@ def _time(value: str | None, name: str) -> int | None:
         raise InvalidRequestError(f"{name} must be an RFC 3339 timestamp") from None
 
 
+def _text(value: str | None, name: str) -> str | None:
+    # Control characters (NUL above all: PostgreSQL cannot store it) never occur in
+    # actors or actions; refuse them rather than hand them to the database.
+    if value is not None and any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise InvalidRequestError(f"{name} may not contain control characters")
+    return value
+
+
 @router.get("/events", name="audit.events.read")
 def list_events(
     request: Request,
     node: NodeDep,
     principal: Annotated[Principal, Security(require(AUDIT_READ))],
-    after: Annotated[int | None, Query(ge=-1, description="Cursor: the last index seen.")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[
+        int | None, Query(ge=-1, le=MAX_CURSOR, description="Cursor: the last index seen.")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
     actor: Annotated[str | None, Query(max_length=256)] = None,
     action: Annotated[str | None, Query(max_length=128, description="Exact, or prefix*.")] = None,
     since: Annotated[str | None, Query(max_length=64, description="RFC 3339, inclusive.")] = None,
@@ -47,8 +64,8 @@ def list_events(
     events = node.audit_events(
         call_of(request, principal),
         after=after,
-        actor=actor,
-        action=action,
+        actor=_text(actor, "actor"),
+        action=_text(action, "action"),
         since_us=_time(since, "since"),
         until_us=_time(until, "until"),
         limit=size,

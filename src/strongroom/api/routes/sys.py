@@ -124,18 +124,30 @@ def rotate_key(
 _require_read = require(SYS_READ)
 
 
-def _metrics_access(request: Request, node: NodeDep, declared: BearerDep) -> None:
+def _metrics_access(request: Request, node: NodeDep, declared: BearerDep) -> Principal | None:
+    """The caller (``sys:read`` required), or None when the route is open."""
     # Scrapers rarely hold short-lived tokens: `metrics_unauthenticated` opens this route.
-    if not node.settings.metrics_unauthenticated:
-        _require_read(request, node, declared)
+    if node.settings.metrics_unauthenticated:
+        return None
+    return _require_read(request, node, declared)
 
 
-@router.get(
-    "/metrics",
-    name="sys.metrics",
-    response_class=Response,
-    dependencies=[Depends(_metrics_access)],
-)
-def metrics(request: Request) -> Response:
-    """Prometheus text: request counts and latencies by route and status, seal state."""
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+@router.get("/metrics", name="sys.metrics.read", response_class=Response)
+def metrics(
+    request: Request,
+    node: NodeDep,
+    principal: Annotated[Principal | None, Depends(_metrics_access)],
+) -> Response:
+    """Prometheus text: request counts and latencies by route and status, seal state.
+
+    An authenticated read is audited like every other authenticated request; an open
+    route (``metrics_unauthenticated``) records nothing, as scrapers would flood the trail.
+    """
+    if principal is None:
+        return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+    call = call_of(request, principal)
+    with node.recorder.action(
+        call.request_id, call.actor, "sys.metrics.read", "sys/metrics", writes=False
+    ):
+        body = request.app.state.metrics.render()
+    return Response(body, media_type=CONTENT_TYPE)
