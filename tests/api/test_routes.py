@@ -6,11 +6,13 @@ from fastapi.testclient import TestClient
 from support import Ready
 
 PUBLIC = {
-    "/v1/sys/health",
-    "/v1/sys/seal-status",
-    "/v1/sys/init",
-    "/v1/sys/unseal",
-    "/.well-known/jwks.json",
+    ("GET", "/v1/sys/health"),
+    ("GET", "/v1/sys/seal-status"),
+    ("POST", "/v1/sys/init"),
+    ("POST", "/v1/sys/unseal"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/v1/audit/checkpoint"),
+    ("GET", "/v1/audit/keys"),
 }
 
 
@@ -27,14 +29,14 @@ def api_operations(client: TestClient) -> list[tuple[str, str, dict]]:  # type: 
 def test_every_non_public_route_declares_bearer_auth(client: TestClient) -> None:
     ops = api_operations(client)
     assert len(ops) >= 11
-    for _, path, op in ops:
-        assert bool(op.get("security")) == (path not in PUBLIC), path
+    for method, path, op in ops:
+        assert bool(op.get("security")) == ((method, path) not in PUBLIC), (method, path)
 
 
 def test_every_scoped_route_refuses_anonymous_calls(ready: Ready) -> None:
     checked = 0
     for method, path, _ in api_operations(ready.client):
-        if path not in PUBLIC:
+        if (method, path) not in PUBLIC:
             assert ready.client.request(method, path).status_code == 401, (method, path)
             checked += 1
     assert checked >= 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import httpx
@@ -116,6 +118,23 @@ class Client:
         if response.status_code not in ok:
             raise _problem(response)
         return response
+
+    @contextmanager
+    def stream(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A streamed response (200 only); problems and transport errors as `CliError`."""
+        try:
+            with self._http.stream(method, path, params=params) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise _problem(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise CliError(
+                f"the transfer from {self.url} failed ({type(exc).__name__})",
+                "is the server running? try again",
+            ) from None
 
     def _json(self, response: httpx.Response) -> Any:
         try:
