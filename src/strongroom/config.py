@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Bounded staleness of another replica's key rotation."
     )
     shutdown_grace_seconds: int = Field(30, ge=0)
+    audit_hmac_subjects: bool = Field(
+        True, description="Record token subjects as HMACs (they are often e-mail addresses)."
+    )
     audit_origin: str | None = Field(
         None, description="Log identity in checkpoints; defaults to the issuer's host + /audit."
     )

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from strongroom.audit import bundle, checkpoints
+from strongroom.audit import bundle, checkpoints, identifiers
 from strongroom.audit import log as audit_log
 from strongroom.audit.checkpoints import SignedCheckpoint
 from strongroom.audit.committer import GroupCommitter
@@ -196,6 +196,19 @@ class Node:
 
     # -- tokens -------------------------------------------------------------------------
 
+    def actor_of(self, principal: Principal) -> str:
+        """How the audit trail names a caller: root by name, users by an HMAC."""
+        if principal.kind == "root" or not self.settings.audit_hmac_subjects:
+            return principal.actor
+        return identifiers.hide(self.keyring(), principal.subject)
+
+    def hash_identifier(self, call: Call, value: str) -> list[str]:
+        """The HMACs ``value`` may appear as in the trail (audited, never the value)."""
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.hash", "audit/hash", writes=False
+        ):
+            return identifiers.candidates(self.keyring(), value)
+
     def authenticate(self, bearer: str) -> Principal:
         """The principal a bearer token names; `UnauthenticatedError` if none."""
         if not bearer or len(bearer) > 8192:
@@ -233,8 +246,11 @@ class Node:
                 )
             issued = self.tokens.mint(subject, granted, lifetime, client_id=caller.subject)
             tx.resource = f"auth/tokens/{issued.jti}"
+            shown = subject
+            if self.settings.audit_hmac_subjects:
+                shown = identifiers.hide(self.keyring(), subject)
             tx.detail.update(
-                {"subject": subject, "scopes": list(granted), "ttl": lifetime, "jti": issued.jti}
+                {"subject": shown, "scopes": list(granted), "ttl": lifetime, "jti": issued.jti}
             )
         return issued
 
@@ -255,11 +271,15 @@ class Node:
         with self.recorder.action(
             call.request_id, call.actor, "audit.events.read", "audit/events", writes=False
         ) as tx:
+            # A user appears under an HMAC of their subject: match every form of it.
+            actors = (
+                None if actor is None else [actor, *identifiers.candidates(self.keyring(), actor)]
+            )
             return list(
                 audit_log.query(
                     tx.session,
                     after=after,
-                    actor=actor,
+                    actor=actors,
                     action=action,
                     since_us=since_us,
                     until_us=until_us,

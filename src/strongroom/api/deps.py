@@ -73,9 +73,10 @@ def require(
         except UnauthenticatedError:
             node.record_denied(call, _action(request), resource, "unauthenticated")
             raise
-        request.state.actor = principal.actor
+        actor = node.actor_of(principal)
+        request.state.actor = actor
         if not principal.has_scope(scope):
-            denied = Call(call.request_id, principal.actor)
+            denied = Call(call.request_id, actor)
             node.record_denied(denied, _action(request), resource, f"missing scope {scope}")
             raise ForbiddenError(f"this call needs the scope {scope!r}")
         return principal
@@ -85,4 +86,4 @@ def require(
 
 def call_of(request: Request, principal: Principal) -> Call:
     """The call context of an authenticated request."""
-    return Call(request_id=_request_id(request), actor=principal.actor)
+    return Call(request_id=_request_id(request), actor=get_node(request).actor_of(principal))

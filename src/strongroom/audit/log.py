@@ -80,7 +80,7 @@ def query(
     session: Session,
     *,
     after: int | None,
-    actor: str | None,
+    actor: str | Sequence[str] | None,
     action: str | None,
     since_us: int | None,
     until_us: int | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated, Any
 
@@ -64,3 +65,24 @@ def _show(events: list[dict[str, Any]], json: bool) -> None:
         emit_json(events)
     elif events:
         console.print(_table(events))
+
+
+@app.command("hash")
+def hash_value(
+    value: Annotated[
+        str, typer.Argument(help="The value to look for; '-' reads it from standard input.")
+    ],
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print the HMACs a sensitive value (an e-mail, a record id) has in the trail."""
+    if value == "-":
+        value = sys.stdin.readline().rstrip("\n")
+    with Client(addr, token) as client:
+        result = client.post("/v1/audit/hash", {"value": value})
+    if json:
+        emit_json(result)
+        return
+    for digest in result["hmacs"]:
+        typer.echo(digest)

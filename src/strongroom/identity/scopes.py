@@ -16,6 +16,7 @@ SYS_READ = "sys:read"
 SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
+AUDIT_HASH = "audit:hash"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -28,6 +29,7 @@ KNOWN: dict[str, str] = {
     SYS_WRITE: "rotate keys and seal the server",
     AUDIT_READ: "read the audit trail",
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
+    AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
 }
 PARAMETERISED: dict[str, str] = {}
 

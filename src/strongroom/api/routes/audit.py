@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.params import Security
+from pydantic import BaseModel, Field
 
 from strongroom.api.deps import NodeDep, call_of, require
-from strongroom.api.models import EventOut, EventsOut
+from strongroom.api.models import EventOut, EventsOut, Input
 from strongroom.clock import parse_rfc3339
 from strongroom.errors import InvalidRequestError
 from strongroom.identity.principal import Principal
-from strongroom.identity.scopes import AUDIT_READ
+from strongroom.identity.scopes import AUDIT_HASH, AUDIT_READ
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -73,3 +74,22 @@ def list_events(
     )
     out = [EventOut(**vars(e)) for e in events]
     return EventsOut(events=out, next=out[-1].index if len(out) == size else None)
+
+
+class HashIn(Input):
+    value: str = Field(min_length=1, max_length=1024)
+
+
+class HashOut(BaseModel):
+    hmacs: list[str] = Field(description="Newest key version first.")
+
+
+@router.post("/hash", name="audit.hash")
+def hash_value(
+    body: HashIn,
+    request: Request,
+    node: NodeDep,
+    principal: Annotated[Principal, Security(require(AUDIT_HASH))],
+) -> HashOut:
+    """The forms a sensitive value (e.g. an e-mail) takes in the trail; audited, never kept."""
+    return HashOut(hmacs=node.hash_identifier(call_of(request, principal), body.value))

@@ -75,7 +75,7 @@ def query(
     session: Session,
     *,
     after: int | None = None,
-    actor: str | None = None,
+    actor: str | Sequence[str] | None = None,
     action: str | None = None,
     since_us: int | None = None,
     until_us: int | None = None,
@@ -85,8 +85,10 @@ def query(
     stmt = select(AuditEvent)
     if after is not None:
         stmt = stmt.where(AuditEvent.seq < after if newest_first else AuditEvent.seq > after)
-    if actor is not None:
+    if isinstance(actor, str):
         stmt = stmt.where(AuditEvent.actor == actor)
+    elif actor is not None:
+        stmt = stmt.where(AuditEvent.actor.in_(list(actor)))
     if action is not None:
         if action.endswith("*"):
             prefix = action[:-1]
