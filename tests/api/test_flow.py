@@ -41,6 +41,7 @@ def test_full_ceremony(client: TestClient, node: Node) -> None:
         "initialized": True,
         "sealed": True,
         "version": health.json()["version"],
+        "audit": "ok",
     }
     auth = {"Authorization": f"Bearer {root}"}
     _problem(client.get("/v1/sys/keys", headers=auth), 503, "sealed")

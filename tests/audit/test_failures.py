@@ -135,3 +135,15 @@ def test_odd_requests_are_bounded_and_poison_no_batch(ready: Ready) -> None:
     odd = _events(node, "odd")
     assert len(odd) == 10
     assert all(len(e.resource) <= 512 and "\x00" not in e.resource for e in odd)
+
+
+def test_health_reports_a_failing_audit_trail(ready: Ready, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert ready.client.get("/v1/sys/health").json()["audit"] == "ok"
+    monkeypatch.setattr(log, "append_many", _broken)
+    assert ready.client.get("/v1/sys/keys", headers=ready.auth()).status_code == 503
+    health = ready.client.get("/v1/sys/health")
+    assert health.status_code == 503 and health.json()["audit"] == "degraded"
+    monkeypatch.undo()
+    assert ready.client.get("/v1/sys/keys", headers=ready.auth()).status_code == 200
+    health = ready.client.get("/v1/sys/health")
+    assert health.status_code == 200 and health.json()["audit"] == "ok"

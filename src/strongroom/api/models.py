@@ -38,6 +38,7 @@ class HealthOut(BaseModel):
     initialized: bool
     sealed: bool
     version: str
+    audit: str = Field("ok", description="'degraded' while audit writes fail.")
 
 
 class KeyOut(BaseModel):

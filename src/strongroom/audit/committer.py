@@ -35,6 +35,16 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._healthy = True
+
+    @property
+    def healthy(self) -> bool:
+        """False from a failed audit write until the next successful one."""
+        return self._healthy
+
+    def mark(self, ok: bool) -> None:
+        """Note the outcome of an audit write made outside the writer thread."""
+        self._healthy = ok
 
     def append(self, record: AuditRecord) -> int:
         """Append ``record`` durably and return its index; `AuditError` if it cannot."""
@@ -118,7 +128,12 @@ class GroupCommitter:
                     item[1].set_exception(AuditError())
 
     def _write(self, items: list[tuple[AuditRecord, Future[int]]]) -> None:
-        with self._db.transaction() as session:
-            indexes = log.append_many(session, [record for record, _ in items])
+        try:
+            with self._db.transaction() as session:
+                indexes = log.append_many(session, [record for record, _ in items])
+        except Exception:
+            self._healthy = False
+            raise
+        self._healthy = True
         for (_, future), index in zip(items, indexes, strict=True):
             future.set_result(index)

@@ -53,7 +53,12 @@ class Recorder:
                 tx = Audited(session)
                 yield tx
                 if writes:
-                    log.append(session, self._success(request_id, actor, action, resource, tx))
+                    record = self._success(request_id, actor, action, resource, tx)
+                    try:
+                        log.append(session, record)
+                    except AuditError:
+                        self._committer.mark(ok=False)
+                        raise
         except AuditError:
             raise
         except Exception as exc:

@@ -55,13 +55,23 @@ def _key_out(info: KeyInfo) -> KeyOut:
     "/health",
     name="sys.health",
     response_model=HealthOut,
-    responses={501: {"description": "not initialised"}, 503: {"description": "sealed"}},
+    responses={
+        501: {"description": "not initialised"},
+        503: {"description": "sealed, or the audit trail cannot record"},
+    },
 )
 def health(node: NodeDep) -> JSONResponse:
-    """200 when unsealed, 503 when sealed, 501 when not initialised (for load balancers)."""
+    """200 when serving; 503 when sealed or when audit writes fail (every request would);
+    501 when not initialised. For load balancers."""
     status = node.status()
-    code = 501 if not status.initialized else 503 if status.sealed else 200
-    body = HealthOut(initialized=status.initialized, sealed=status.sealed, version=__version__)
+    degraded = not node.committer.healthy
+    code = 501 if not status.initialized else 503 if status.sealed or degraded else 200
+    body = HealthOut(
+        initialized=status.initialized,
+        sealed=status.sealed,
+        version=__version__,
+        audit="degraded" if degraded else "ok",
+    )
     return JSONResponse(body.model_dump(), status_code=code)
 
 
