@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +32,21 @@ from strongroom.errors import ConfigError
 #: The longest an access token may ever live, whatever the configuration says (15 min).
 TOKEN_TTL_HARD_CEILING = 900
 DEFAULT_ADDR = "127.0.0.1:8210"
+
+
+class AlertRuleSettings(BaseModel):
+    """One alert rule as configured (see `strongroom.audit.alerts.Rule`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    actions: list[str] = Field(min_length=1, max_length=32)
+    outcome: Literal["success", "denied", "error"] | None = None
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
+    threshold: int = Field(1, ge=1, le=1_000_000)
+    window_seconds: float = Field(60.0, gt=0, le=86_400)
+    severity: Literal["low", "medium", "high", "critical"] = "high"
+    summary: str = Field("", max_length=256)
 
 
 class Settings(BaseSettings):
@@ -52,6 +75,12 @@ class Settings(BaseSettings):
     audit_hmac_subjects: bool = Field(
         True, description="Record token subjects as HMACs (they are often e-mail addresses)."
     )
+    alert_rules: list[AlertRuleSettings] | None = Field(
+        None, description="Alert rules; the built-in set when unset (see docs/audit.md)."
+    )
+    alert_webhook_url: str | None = Field(None, description="POST each alert here (JSON).")
+    alert_webhook_secret: SecretStr | None = Field(None, description="HMAC key for webhooks.")
+    alert_file: Path | None = Field(None, description="Append each alert to this JSON-lines file.")
     audit_origin: str | None = Field(
         None, description="Log identity in checkpoints; defaults to the issuer's host + /audit."
     )
@@ -117,6 +146,11 @@ class Settings(BaseSettings):
             not self.audit_origin or any(c.isspace() or c == "+" for c in self.audit_origin)
         ):
             raise ValueError("audit_origin may not be empty or hold spaces or '+'")
+        if self.alert_webhook_url is not None:
+            if not self.alert_webhook_url.startswith(("https://", "http://")):
+                raise ValueError("alert_webhook_url must be an http(s) URL")
+            if self.alert_webhook_secret is None:
+                raise ValueError("alert_webhook_url needs alert_webhook_secret to sign with")
         host, port = split_addr(self.addr)
         if not host or not 0 < port < 65536:
             raise ValueError("addr must be host:port")

@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from strongroom.audit import bundle, checkpoints, identifiers
+from strongroom.audit import alerts, bundle, checkpoints, identifiers
 from strongroom.audit import log as audit_log
 from strongroom.audit.checkpoints import SignedCheckpoint
 from strongroom.audit.committer import GroupCommitter
+from strongroom.audit.events import AuditRecord
 from strongroom.audit.log import EventView
 from strongroom.audit.recorder import Recorder
 from strongroom.audit.tree import TreeReader
@@ -69,6 +70,9 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         self.seal_manager = SealManager(self.clock)
         self.committer = GroupCommitter(database)
+        self.alerts = _alert_engine(settings, database, self.clock)
+        self.committer.observers.append(self.alerts.observe)
+        self.committer.on_failure = self._audit_failing
         self.recorder = Recorder(database, self.clock, self.committer)
         self.tokens = TokenService(
             self.seal_manager.keyring,
@@ -89,8 +93,21 @@ class Node:
         migrate.upgrade(database.engine)
         return cls(settings, database, clock)
 
+    def _audit_failing(self) -> None:
+        record = AuditRecord(self.clock.now_us(), "", "system", "audit.append", "audit", "error")
+        self.alerts.raise_alert(
+            "audit-degraded", "critical", "the audit trail cannot record: requests fail", record
+        )
+
+    def recent_alerts(self, call: Call, limit: int) -> list[alerts.Alert]:
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.alerts.read", "audit/alerts", writes=False
+        ):
+            return alerts.recent(self.db, limit)
+
     def close(self) -> None:
         self._stopping.set()
+        self.alerts.close()
         for thread in self._background:
             thread.join(timeout=5)
         self._drop_keys()
@@ -416,3 +433,28 @@ class Node:
         self.recorder.record(
             call.request_id, call.actor, action, resource, "denied", {"error": reason}
         )
+
+
+def _alert_engine(settings: Settings, database: Database, clock: Clock) -> alerts.AlertEngine:
+    rules = alerts.DEFAULT_RULES
+    if settings.alert_rules is not None:
+        rules = tuple(
+            alerts.Rule(
+                r.name,
+                tuple(r.actions),
+                r.outcome,
+                tuple(r.detail.items()),
+                r.threshold,
+                r.window_seconds,
+                r.severity,
+                r.summary or r.name,
+            )
+            for r in settings.alert_rules
+        )
+    secret = settings.alert_webhook_secret
+    sinks = alerts.Sinks(
+        webhook_url=settings.alert_webhook_url,
+        webhook_secret=None if secret is None else secret.get_secret_value().encode(),
+        jsonl_file=settings.alert_file,
+    )
+    return alerts.AlertEngine(rules, sinks, database, clock)

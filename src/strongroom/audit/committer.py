@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -36,6 +37,10 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._healthy = True
+        #: Called with each record once it is durable (alert rules listen here).
+        self.observers: list[Callable[[AuditRecord], None]] = []
+        #: Called once each time audit writes start failing.
+        self.on_failure: Callable[[], None] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -44,7 +49,15 @@ class GroupCommitter:
 
     def mark(self, ok: bool) -> None:
         """Note the outcome of an audit write made outside the writer thread."""
+        was = self._healthy
         self._healthy = ok
+        if was and not ok and self.on_failure is not None:
+            self.on_failure()
+
+    def notify(self, record: AuditRecord) -> None:
+        """Tell the observers a record is durable."""
+        for observer in self.observers:
+            observer(record)
 
     def append(self, record: AuditRecord) -> int:
         """Append ``record`` durably and return its index; `AuditError` if it cannot."""
@@ -132,8 +145,9 @@ class GroupCommitter:
             with self._db.transaction() as session:
                 indexes = log.append_many(session, [record for record, _ in items])
         except Exception:
-            self._healthy = False
+            self.mark(ok=False)
             raise
         self._healthy = True
-        for (_, future), index in zip(items, indexes, strict=True):
+        for (record, future), index in zip(items, indexes, strict=True):
             future.set_result(index)
+            self.notify(record)

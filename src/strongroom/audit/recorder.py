@@ -48,6 +48,7 @@ class Recorder:
         own. If no event can be written, `AuditError` is raised: nothing happens
         unaudited.
         """
+        record: AuditRecord | None = None
         try:
             with self._db.transaction(read_only=not writes) as session:
                 tx = Audited(session)
@@ -66,7 +67,9 @@ class Recorder:
             slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
             self.record(request_id, actor, action, resource, outcome, {"error": slug}, cause=exc)
             raise
-        if not writes:
+        if record is not None:
+            self._committer.notify(record)
+        else:
             self._committer.append(self._success(request_id, actor, action, resource, tx))
 
     def _success(

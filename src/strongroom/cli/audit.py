@@ -86,3 +86,24 @@ def hash_value(
         return
     for digest in result["hmacs"]:
         typer.echo(digest)
+
+
+@app.command("alerts")
+def list_alerts(
+    n: Annotated[int, typer.Option("-n", "--lines", min=1, max=1000, help="How many.")] = 20,
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Show the newest alerts raised over the audit stream."""
+    with Client(addr, token) as client:
+        result = client.get("/v1/audit/alerts", params={"limit": n})
+    if json:
+        emit_json(result["alerts"])
+        return
+    table = Table("Time", "Severity", "Rule", "Summary", "Actor", "Request")
+    for a in result["alerts"]:
+        table.add_row(
+            a["time"], a["severity"], a["rule"], a["summary"], a["actor"], a["request_id"]
+        )
+    console.print(table)

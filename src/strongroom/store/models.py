@@ -115,3 +115,18 @@ class AuditCheckpoint(Base):
     note: Mapped[str] = mapped_column(Text)
     key_version: Mapped[int] = mapped_column(Integer)
     created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditAlert(Base):
+    """An alert raised by a rule over the audit stream."""
+
+    __tablename__ = "audit_alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(String(512))
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(64))

@@ -93,3 +93,29 @@ def hash_value(
 ) -> HashOut:
     """The forms a sensitive value (e.g. an e-mail) takes in the trail; audited, never kept."""
     return HashOut(hmacs=node.hash_identifier(call_of(request, principal), body.value))
+
+
+class AlertOut(BaseModel):
+    time: str
+    rule: str
+    severity: str
+    summary: str
+    actor: str
+    action: str
+    request_id: str
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+
+
+@router.get("/alerts", name="audit.alerts.read")
+def list_alerts(
+    request: Request,
+    node: NodeDep,
+    principal: Annotated[Principal, Security(require(AUDIT_READ))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> AlertsOut:
+    """The newest alerts raised by the rules over the audit stream, newest first."""
+    found = node.recent_alerts(call_of(request, principal), limit)
+    return AlertsOut(alerts=[AlertOut(**a.as_json()) for a in found])

@@ -8,7 +8,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
-from strongroom.store.models import AuditCheckpoint, AuditEvent, AuditHead, AuditTile
+from strongroom.store.models import (
+    AuditAlert,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditHead,
+    AuditTile,
+)
 
 
 def append(session: Session, event: AuditEvent) -> int:
@@ -153,3 +159,13 @@ def entries(session: Session, start: int, end: int) -> Sequence[tuple[int, bytes
         .order_by(AuditEvent.seq)
     )
     return [(int(i), bytes(h), bytes(e)) for i, h, e in session.execute(stmt).all()]
+
+
+def add_alert(session: Session, alert: AuditAlert) -> None:
+    session.add(alert)
+    session.flush()
+
+
+def recent_alerts(session: Session, limit: int) -> Sequence[AuditAlert]:
+    stmt = select(AuditAlert).order_by(AuditAlert.id.desc()).limit(limit)
+    return session.execute(stmt).scalars().all()
