@@ -25,6 +25,7 @@ from strongroom.clock import Clock, SystemClock
 from strongroom.config import Settings
 from strongroom.crypto import merkle
 from strongroom.errors import (
+    AuditError,
     InvalidRequestError,
     SealedError,
     StrongroomError,
@@ -156,10 +157,13 @@ class Node:
             ) as tx:
                 status, opened = self.seal_manager.accept_share(tx.session, share)
                 tx.detail.update({"progress": status.progress, "sealed": status.sealed})
-        except BaseException:
-            # The unseal was not recorded, so it does not happen.
+        except BaseException as exc:
+            # Not recorded, so it does not happen: no key opened, and a share that was
+            # taken but could not be recorded does not count (progress starts over).
             if opened is not None:
                 opened.wipe()
+            if isinstance(exc, AuditError):
+                self.seal_manager.reset_progress()
             raise
         if opened is not None:
             status = self.seal_manager.install(opened)
@@ -284,14 +288,18 @@ class Node:
         until_us: int | None,
         limit: int,
         newest_first: bool,
+        match_hmacs: bool = False,
     ) -> list[EventView]:
+        """Events in order; ``match_hmacs`` (for holders of ``audit:hash``) also finds a
+        plain actor under its HMAC forms."""
         with self.recorder.action(
             call.request_id, call.actor, "audit.events.read", "audit/events", writes=False
         ) as tx:
-            # A user appears under an HMAC of their subject: match every form of it.
-            actors = (
-                None if actor is None else [actor, *identifiers.candidates(self.keyring(), actor)]
-            )
+            # A user appears under an HMAC of their subject; only holders of audit:hash
+            # may have a plain value resolved to those forms.
+            actors: list[str] | None = None if actor is None else [actor]
+            if actor is not None and actors is not None and match_hmacs:
+                actors += identifiers.candidates(self.keyring(), actor)
             return list(
                 audit_log.query(
                     tx.session,

@@ -113,6 +113,10 @@ def test_every_call_is_audited(ready: Ready) -> None:
     # Searching by the plain subject finds the hidden events; hashing needs its own scope.
     mine = c.get("/v1/audit/events", headers=ready.auth(), params={"actor": "alice"}).json()
     assert {e["actor"] for e in mine["events"]} == {hidden}
+    # A reader without audit:hash cannot use the filter to test guesses.
+    auditor = ready.mint("audit:read", subject="auditor")
+    blind = c.get("/v1/audit/events", headers=ready.auth(auditor), params={"actor": "alice"})
+    assert blind.json()["events"] == []
     assert (
         c.post("/v1/audit/hash", json={"value": "x"}, headers=ready.auth(reader)).status_code == 403
     )

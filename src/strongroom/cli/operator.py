@@ -110,7 +110,9 @@ def rotate_path(purpose: str) -> str:
 
 @app.command()
 def rotate(
-    purpose: Annotated[str, typer.Argument(help="barrier | token-signing | audit-hmac")],
+    purpose: Annotated[
+        str, typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing")
+    ],
     addr: AddrOption = DEFAULT,
     token: TokenOption = None,
     json: JsonOption = False,

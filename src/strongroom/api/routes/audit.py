@@ -71,6 +71,7 @@ def list_events(
         until_us=_time(until, "until"),
         limit=size,
         newest_first=order == "desc",
+        match_hmacs=principal.has_scope(AUDIT_HASH),
     )
     out = [EventOut(**vars(e)) for e in events]
     return EventsOut(events=out, next=out[-1].index if len(out) == size else None)
