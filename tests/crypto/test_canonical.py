@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from strongroom.crypto.canonical import canonical_json
 
@@ -176,3 +178,27 @@ def test_non_string_keys_are_refused(key: Any) -> None:
 def test_other_types_are_refused(value: Any) -> None:
     with pytest.raises(TypeError):
         canonical_json(value)
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_json_values)
+@settings(max_examples=300, deadline=None)
+def test_fast_path_equals_the_reference_encoder(value: object) -> None:
+    from strongroom.crypto.canonical import _encode
+
+    try:
+        reference = _encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return  # lone surrogates: neither path produces bytes
+    assert canonical_json(value) == reference

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from strongroom.clock import rfc3339
-from strongroom.crypto.canonical import canonical_json
+from strongroom.crypto.canonical import canonical_json, plain, plain_json
 from strongroom.crypto.merkle import leaf_hash
 
 Outcome = Literal["success", "denied", "error"]
@@ -49,6 +49,7 @@ class AuditRecord:
         # they sent, or one caller's odd request could fail everyone's audit batch.
         for name, limit in LIMITS.items():
             object.__setattr__(self, name, bounded(getattr(self, name), limit))
+        object.__setattr__(self, "_entry", None)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,13 +63,24 @@ class AuditRecord:
         }
 
     def entry_bytes(self) -> bytes:
-        """The canonical bytes that become this event's Merkle leaf."""
-        return canonical_json(self.as_json())
+        """The canonical bytes that become this event's Merkle leaf (computed once)."""
+        entry: bytes | None = self.__dict__["_entry"]
+        if entry is None:
+            # Every field but the detail is a bounded string under an ASCII key, so
+            # checking the detail is enough to take the fast canonical path.
+            doc = self.as_json()
+            entry = plain_json(doc) if plain(self.detail) else canonical_json(doc)
+            object.__setattr__(self, "_entry", entry)
+        return entry
 
     def detail_json(self) -> str:
+        cached: str | None = self.__dict__.get("_detail_json")
+        if cached is not None:
+            return cached
         text = json.dumps(self.detail, sort_keys=True, separators=(",", ":"))
         if len(text.encode()) > MAX_DETAIL_BYTES:
             raise ValueError("audit detail too large")
+        object.__setattr__(self, "_detail_json", text)
         return text
 
 

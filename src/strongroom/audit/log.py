@@ -17,19 +17,19 @@ from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
 
 
-def _row(record: AuditRecord) -> AuditEvent:
+def _row(record: AuditRecord) -> dict[str, object]:
     entry = record.entry_bytes()
-    return AuditEvent(
-        time_us=record.time_us,
-        request_id=record.request_id,
-        actor=record.actor,
-        action=record.action,
-        resource=record.resource,
-        outcome=record.outcome,
-        detail=record.detail_json(),
-        entry=entry,
-        leaf_hash=leaf_of(entry),
-    )
+    return {
+        "time_us": record.time_us,
+        "request_id": record.request_id,
+        "actor": record.actor,
+        "action": record.action,
+        "resource": record.resource,
+        "outcome": record.outcome,
+        "detail": record.detail_json(),
+        "entry": entry,
+        "leaf_hash": leaf_of(entry),
+    }
 
 
 def append(session: Session, record: AuditRecord) -> int:
@@ -44,7 +44,7 @@ def append(session: Session, record: AuditRecord) -> int:
 def append_many(session: Session, records: Sequence[AuditRecord]) -> list[int]:
     """Add several records in order inside the caller's transaction; their indexes."""
     try:
-        return repo.append_many(session, [_row(r) for r in records])
+        return repo.append_rows(session, [_row(r) for r in records])
     except (SQLAlchemyError, ValueError, TypeError) as exc:
         raise AuditError("the audit trail could not record this request") from exc
 

@@ -236,18 +236,29 @@ def extend_with_tiles(frontier: Frontier, leaves: Iterable[bytes]) -> tuple[Fron
     first, so folding them onto the leaf gives the tile's hash.
     """
     tiles: list[Tile] = []
+    stack = list(frontier.hashes)
+    size = frontier.size
+    sha = _sha256
+    node = _NODE
     for leaf in leaves:
-        after = frontier.size + 1
-        zeros = (after & -after).bit_length() - 1
-        level = TILE_BITS
-        while level <= min(zeros, MAX_TILE_LEVEL):
-            h = leaf
-            for left in reversed(frontier.hashes[len(frontier.hashes) - level :]):
-                h = node_hash(left, h)
-            tiles.append(Tile(level, (after >> level) - 1, h))
-            level += TILE_BITS
-        frontier = frontier.append(leaf)
-    return frontier, tiles
+        if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
+            raise ValueError("a leaf hash is 32 bytes")
+        if size == MAX_SIZE:
+            raise ValueError("the tree is full")
+        # The same carry chain as `Frontier.extend`; after merging ``level`` times, ``h``
+        # is the root of the 2^level leaves ending with this one.
+        h = leaf
+        carry = size
+        level = 0
+        while carry & 1:
+            h = sha(node + stack.pop() + h).digest()
+            carry >>= 1
+            level += 1
+            if level % TILE_BITS == 0 and level <= MAX_TILE_LEVEL:
+                tiles.append(Tile(level, ((size + 1) >> level) - 1, h))
+        stack.append(h)
+        size += 1
+    return Frontier(size, tuple(stack)), tiles
 
 
 # --- proof generation ------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
@@ -15,6 +16,9 @@ from strongroom.store.models import (
     AuditHead,
     AuditTile,
 )
+
+# Core table for bulk inserts (the ORM would do per-row bookkeeping).
+_EVENTS = cast(Table, AuditEvent.__table__)
 
 
 def append(session: Session, event: AuditEvent) -> int:
@@ -28,27 +32,33 @@ def append(session: Session, event: AuditEvent) -> int:
 
 def append_many(session: Session, events: Sequence[AuditEvent]) -> list[int]:
     """Append several events under one head lock: one insert, frontier and tiles updated."""
-    if not events:
+    columns = [c.key for c in AuditEvent.__table__.columns if c.key != "seq"]
+    indexes = append_rows(session, [{k: getattr(e, k) for k in columns} for e in events])
+    for event, index in zip(events, indexes, strict=True):
+        event.seq = index
+    return indexes
+
+
+def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """`append_many` for plain column dicts (everything but ``seq``): the fast path."""
+    if not rows:
         return []
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()
     first = head.size
     frontier = _frontier(session, head)
-    rows = []
-    for offset, event in enumerate(events):
-        event.seq = first + offset
-        rows.append({c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns})
-    frontier, tiles = merkle.extend_with_tiles(frontier, (e.leaf_hash for e in events))
-    session.execute(insert(AuditEvent), rows)
+    numbered = [{**row, "seq": first + offset} for offset, row in enumerate(rows)]
+    frontier, tiles = merkle.extend_with_tiles(frontier, (r["leaf_hash"] for r in rows))
+    session.execute(insert(_EVENTS), numbered)
     if tiles:
         session.execute(
             insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
         )
-    head.size = first + len(events)
+    head.size = first + len(rows)
     head.frontier = frontier.to_bytes()
     session.flush()
-    return list(range(first, first + len(events)))
+    return list(range(first, first + len(rows)))
 
 
 def _frontier(session: Session, head: AuditHead) -> merkle.Frontier:
