@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -21,6 +22,7 @@ from strongroom.errors import AuditError
 from strongroom.store.engine import Database
 
 _STOP = object()
+_LINGER_SECONDS = 0.001
 
 
 class GroupCommitter:
@@ -100,21 +102,28 @@ class GroupCommitter:
             thread.join(timeout=self._timeout)
 
     def _run(self) -> None:
+        previous = 0
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
             batch = [first]
             stop = False
+            # Under concurrency (the last batch held several events) linger briefly so
+            # callers woken by that commit can join this one: fewer, fuller commits.
+            linger = _LINGER_SECONDS if previous > 1 else 0.0
+            deadline = time.monotonic() + linger
             while len(batch) < self._max_batch:
                 try:
-                    item = self._queue.get_nowait()
+                    wait = deadline - time.monotonic()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
                     stop = True
                     break
                 batch.append(item)
+            previous = len(batch)
             self._commit(batch)
             if stop:
                 return
