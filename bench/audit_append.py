@@ -22,15 +22,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
-import platform
 import random
 import secrets
-import shutil
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,8 +33,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import common
 import psycopg
 import sqlalchemy
+from common import WORK_DIR, BenchError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -53,9 +50,6 @@ from strongroom.store.engine import Database
 from strongroom.store.migrate import upgrade
 from strongroom.store.models import AuditEvent
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-WORK_DIR = BENCH_DIR / ".work"
 DEFAULT_JSON = WORK_DIR / "audit_append.json"
 DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
 BASE_TIME_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
@@ -77,10 +71,6 @@ NOTES = [
     "One Python process, the database on the same machine: writer thread, callers and "
     "(for PostgreSQL) the server share its cores.",
 ]
-
-
-class BenchError(Exception):
-    """A benchmark step failed; the message says which and why."""
 
 
 @dataclass
@@ -479,20 +469,7 @@ def measure_backend(
 
 
 def machine_facts(load: str, backends: list[Backend]) -> dict[str, str]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    facts = {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu or platform.processor() or "unknown",
-        "python": platform.python_version(),
-        "sqlalchemy": sqlalchemy.__version__,
-        "os": platform.platform(),
-        "loadavg_at_start": load,
-    }
+    facts = common.machine_facts(load, sqlalchemy=sqlalchemy.__version__)
     for b in backends:
         facts[b.name.lower()] = b.facts()
     return facts
@@ -528,23 +505,15 @@ def render(
         )
     console.print()
     console.print(table)
-    console.print(
-        f"Machine: nproc={facts['nproc']} ({facts['cpu']}), Python {facts['python']}, "
-        f"SQLAlchemy {facts['sqlalchemy']}, 1-min load average before the run "
-        f"{facts['loadavg_at_start']}",
-        highlight=False,
-        soft_wrap=True,
+    common.print_machine(console, facts, [f"SQLAlchemy {facts['sqlalchemy']}"])
+    common.print_lines(
+        console, "Database", [facts[key] for key in ("sqlite", "postgresql") if key in facts]
     )
-    for key in ("sqlite", "postgresql"):
-        if key in facts:
-            console.print(f"Database: {facts[key]}", highlight=False, soft_wrap=True)
     for note in skipped:
         console.print(f"[yellow]Skipped:[/] {escape(note)}", highlight=False, soft_wrap=True)
-    for note in NOTES:
-        console.print(f"Note: {note}", highlight=False, soft_wrap=True)
+    common.print_lines(console, "Note", NOTES)
     verdicts = judge(results)
-    for line in verdicts:
-        console.print(f"Target: {line}", highlight=False, soft_wrap=True)
+    common.print_lines(console, "Target", verdicts)
     return verdicts
 
 
@@ -572,17 +541,15 @@ def judge(results: list[Result]) -> list[str]:
     return lines
 
 
-def write_json(
-    path: Path,
+def json_payload(
     results: list[Result],
     facts: dict[str, str],
     skipped: list[str],
     verdicts: list[str],
     args: argparse.Namespace,
     entry_bytes: dict[str, float],
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+) -> dict[str, Any]:
+    return {
         "benchmark": "audit_append",
         "settings": {
             "events": args.events,
@@ -605,7 +572,6 @@ def write_json(
             for r in results
         ],
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -648,11 +614,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    load = f"{os.getloadavg()[0]:.2f}"
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    load = common.load_average()
     # Under bench/.work, not /tmp: a tmpfs there would make every fsync free.
-    tmp = Path(tempfile.mkdtemp(prefix="audit-append-", dir=WORK_DIR))
-    try:
+    with common.scratch_directory("audit-append-", WORK_DIR) as tmp:
         backends: list[Backend] = [SQLiteBackend(tmp)]
         skipped: list[str] = []
         if args.no_postgres:
@@ -680,27 +644,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
         results: list[Result] = []
         for backend in backends:
             results += measure_backend(backend, records, rows, args, console)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     facts = machine_facts(load, backends)
     verdicts = render(console, results, facts, skipped, args)
-    write_json(args.json, results, facts, skipped, verdicts, args, entry_bytes)
-    shown = args.json.resolve()
-    with contextlib.suppress(ValueError):
-        shown = shown.relative_to(REPO_ROOT)
-    console.print(f"Results: {shown}")
+    common.write_json(args.json, json_payload(results, facts, skipped, verdicts, args, entry_bytes))
+    console.print(f"Results: {common.display_path(args.json)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    try:
-        return run(args, console)
-    except BenchError as exc:
-        console.print(f"[bold red]bench failed:[/] {escape(str(exc))}", highlight=False)
-        return 1
+    return common.main(run, parse_args(argv))
 
 
 if __name__ == "__main__":

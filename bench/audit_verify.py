@@ -19,26 +19,22 @@ exit code is 1 only when a step fails or a verification does not succeed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import os
-import platform
 import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import common
 from audit_append import BASE_TIME_US, sample_records
+from common import WORK_DIR, BenchError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from strongroom import __version__
@@ -47,11 +43,7 @@ from strongroom.audit.events import AuditRecord
 from strongroom.clock import rfc3339
 from strongroom.crypto import merkle, note
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-WORK_DIR = BENCH_DIR / ".work"
 DEFAULT_JSON = WORK_DIR / "audit_verify.json"
-STRONGROOM_BIN = REPO_ROOT / ".venv" / "bin" / "strongroom"
 ORIGIN = "bench.strongroom.example/audit"
 TARGET_SECONDS = 30.0
 TARGET_EVENTS = 1_000_000
@@ -67,10 +59,6 @@ NOTES = [
     "Each event's leaf hash is recomputed from its entry and compared as text, the tree is "
     "rebuilt from the leaves, and the root is checked against the signed checkpoint.",
 ]
-
-
-class BenchError(Exception):
-    """A benchmark step failed; the message says which and why."""
 
 
 @dataclasses.dataclass
@@ -211,10 +199,8 @@ def verify_library(built: Built) -> float:
 
 
 def verify_cli(built: Built, timeout: float) -> float:
-    if not STRONGROOM_BIN.exists():
-        raise BenchError("no .venv/bin/strongroom: run `make bench` to create the venv")
     argv = [
-        str(STRONGROOM_BIN),
+        common.strongroom_executable(),
         "audit",
         "verify",
         str(built.path),
@@ -244,28 +230,13 @@ def verify_cli(built: Built, timeout: float) -> float:
 def cli_startup() -> float:
     """Seconds for `strongroom version`: the CLI's fixed cost."""
     started = time.perf_counter()
-    subprocess.run([str(STRONGROOM_BIN), "version"], capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [str(common.STRONGROOM_BIN), "version"], capture_output=True, timeout=120, check=False
+    )
     return time.perf_counter() - started
 
 
 # -- report --------------------------------------------------------------------------------
-
-
-def machine_facts(load: str) -> dict[str, str]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu or platform.processor() or "unknown",
-        "python": platform.python_version(),
-        "strongroom": __version__,
-        "os": platform.platform(),
-        "loadavg_at_start": load,
-    }
 
 
 def render(console: Console, row: dict[str, Any], facts: dict[str, str]) -> str:
@@ -286,13 +257,7 @@ def render(console: Console, row: dict[str, Any], facts: dict[str, str]) -> str:
     )
     console.print()
     console.print(table)
-    console.print(
-        f"Machine: nproc={facts['nproc']} ({facts['cpu']}), Python {facts['python']}, "
-        f"Strongroom {facts['strongroom']}, 1-min load average before the run "
-        f"{facts['loadavg_at_start']}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    common.print_machine(console, facts, [f"Strongroom {facts['strongroom']}"])
     console.print(
         f"Bundle: mean line {row['size_bytes'] / row['events']:.0f} bytes, built in "
         f"{row['build_seconds']:.1f}s; CLI start-up (`strongroom version`) "
@@ -300,10 +265,9 @@ def render(console: Console, row: dict[str, Any], facts: dict[str, str]) -> str:
         highlight=False,
         soft_wrap=True,
     )
-    for text in NOTES:
-        console.print(f"Note: {text}", highlight=False, soft_wrap=True)
+    common.print_lines(console, "Note", NOTES)
     verdict = judge(row)
-    console.print(f"Target: {verdict}", highlight=False, soft_wrap=True)
+    common.print_lines(console, "Target", [verdict])
     return verdict
 
 
@@ -343,21 +307,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def temporary_directory() -> Iterator[Path]:
+def run(args: argparse.Namespace, console: Console) -> int:
+    try:
+        return measure(args, console)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"timed out: {exc}") from None
+
+
+def measure(args: argparse.Namespace, console: Console) -> int:
+    load = common.load_average()
     # Under bench/.work, beside the other benchmarks' files, not in a tmpfs /tmp that the
     # bundle (about 330 bytes an event) could fill.
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="audit-verify-", dir=WORK_DIR))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def run(args: argparse.Namespace, console: Console) -> int:
-    load = f"{os.getloadavg()[0]:.2f}"
-    with temporary_directory() as tmp:
+    with common.scratch_directory("audit-verify-", WORK_DIR) as tmp:
         console.print(f"Building a {args.events:,}-event bundle ...")
         built = build_bundle(tmp, args.events, console)
         console.print("Verifying with bundle.verify ...")
@@ -376,9 +337,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "cli_events_per_sec": round(built.events / cli, 1),
         "target_seconds": TARGET_SECONDS,
     }
-    facts = machine_facts(load)
+    facts = common.machine_facts(load, strongroom=__version__)
     verdict = render(console, row, facts)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "audit_verify",
         "settings": {"events": args.events},
@@ -387,25 +347,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "target": verdict,
         "results": [row],
     }
-    args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    shown = args.json.resolve()
-    with contextlib.suppress(ValueError):
-        shown = shown.relative_to(REPO_ROOT)
-    console.print(f"Results: {shown}")
+    common.write_json(args.json, payload)
+    console.print(f"Results: {common.display_path(args.json)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    try:
-        return run(args, console)
-    except BenchError as exc:
-        console.print(f"[bold red]bench failed:[/] {escape(str(exc))}", highlight=False)
-        return 1
-    except subprocess.TimeoutExpired as exc:
-        console.print(f"[bold red]bench failed:[/] timed out: {exc}", highlight=False)
-        return 1
+    return common.main(run, parse_args(argv))
 
 
 if __name__ == "__main__":

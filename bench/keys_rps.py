@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -23,25 +21,22 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import common
 import httpx
+from common import REPO_ROOT, WORK_DIR, BenchError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-WORK_DIR = BENCH_DIR / ".work"
 DEFAULT_BAO = WORK_DIR / "openbao-venv" / "bin" / "bao"
 DEFAULT_JSON = WORK_DIR / "keys_rps.json"
 LOG_DIR = WORK_DIR / "logs"
-STRONGROOM_BIN = REPO_ROOT / ".venv" / "bin" / "strongroom"
 LOOPBACK = "127.0.0.1"
 
 NOTES = [
@@ -74,10 +69,6 @@ function done(summary, latency, requests)
   end
 end
 """
-
-
-class BenchError(Exception):
-    """A benchmark step failed; the message says which and why."""
 
 
 @dataclass
@@ -295,13 +286,12 @@ def check_ok(client: httpx.Client, target: Target) -> None:
 
 
 def start_strongroom(tmp: Path, root_token: str) -> tuple[Server, str]:
-    if not STRONGROOM_BIN.exists():
-        raise BenchError("no .venv/bin/strongroom: run `make bench` to create the venv")
+    strongroom = common.strongroom_executable()
     port = free_port()
     env = clean_env(("STRONGROOM_",))
     env["STRONGROOM_DEV_ROOT_TOKEN"] = root_token
     argv = [
-        str(STRONGROOM_BIN),
+        strongroom,
         "dev",
         "--addr",
         f"{LOOPBACK}:{port}",
@@ -391,22 +381,12 @@ def write_kv(base: str, root_token: str) -> None:
 def machine_facts(bao_ver: str, strongroom_ver: str, wrk: str, load: str) -> dict[str, str]:
     wrk_out = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
     wrk_line = (wrk_out.stdout or wrk_out.stderr).splitlines()
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu or platform.processor() or "unknown",
-        "python": platform.python_version(),
-        "strongroom": strongroom_ver,
-        "openbao": bao_ver,
-        "wrk": wrk_line[0].split(" [")[0] if wrk_line else "unknown",
-        "os": platform.platform(),
-        "loadavg_at_start": load,
-    }
+    return common.machine_facts(
+        load,
+        strongroom=strongroom_ver,
+        openbao=bao_ver,
+        wrk=wrk_line[0].split(" [")[0] if wrk_line else "unknown",
+    )
 
 
 def fmt_ms(value: float | None) -> str:
@@ -449,15 +429,12 @@ def render(
         )
     console.print()
     console.print(table)
-    console.print(
-        f"Machine: nproc={facts['nproc']} ({facts['cpu']}), Python {facts['python']}, "
-        f"Strongroom {facts['strongroom']}, OpenBao {facts['openbao']}, {facts['wrk']}, "
-        f"1-min load average before the run {facts['loadavg_at_start']}",
-        highlight=False,
-        soft_wrap=True,
+    common.print_machine(
+        console,
+        facts,
+        [f"Strongroom {facts['strongroom']}", f"OpenBao {facts['openbao']}", facts["wrk"]],
     )
-    for note in NOTES:
-        console.print(f"Note: {note}", highlight=False, soft_wrap=True)
+    common.print_lines(console, "Note", NOTES)
     for r in results:
         if r.sample_error:
             console.print(
@@ -467,9 +444,10 @@ def render(
             )
 
 
-def write_json(path: Path, results: list[WrkResult], facts: dict[str, str], args: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+def json_payload(
+    results: list[WrkResult], facts: dict[str, str], args: argparse.Namespace
+) -> dict[str, Any]:
+    return {
         "benchmark": "keys_rps",
         "settings": {
             "threads": args.threads,
@@ -485,7 +463,6 @@ def write_json(path: Path, results: list[WrkResult], facts: dict[str, str], args
             for r in results
         ],
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -527,66 +504,64 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if shutil.which(args.wrk) is None:
         raise BenchError(f"{args.wrk} not found: run `bash bench/run.sh`, which installs it")
     # Other work on the machine skews every number: record how busy it was before we started.
-    load = f"{os.getloadavg()[0]:.2f}"
-    tmp = Path(tempfile.mkdtemp(prefix="strongroom-bench-"))
-    try:
-        with servers_stopped_at_exit() as started:
-            env = bao_env(tmp)
-            bao_ver = bao_version(args.bao, env)
+    load = common.load_average()
+    with (
+        common.scratch_directory("strongroom-bench-") as tmp,
+        servers_stopped_at_exit() as started,
+    ):
+        env = bao_env(tmp)
+        bao_ver = bao_version(args.bao, env)
 
-            console.print("Starting Strongroom (dev mode, fresh data dir) ...")
-            sr_root = secrets.token_urlsafe(32)
-            strongroom, sr_base = start_strongroom(tmp, sr_root)
-            started.append(strongroom)
-            strongroom_ver = httpx.get(f"{sr_base}/v1/sys/health", timeout=5).json()["version"]
+        console.print("Starting Strongroom (dev mode, fresh data dir) ...")
+        sr_root = secrets.token_urlsafe(32)
+        strongroom, sr_base = start_strongroom(tmp, sr_root)
+        started.append(strongroom)
+        strongroom_ver = httpx.get(f"{sr_base}/v1/sys/health", timeout=5).json()["version"]
 
-            console.print(f"Starting OpenBao {bao_ver} (dev mode, in memory) ...")
-            bao_root = secrets.token_urlsafe(24)
-            openbao, bao_base = start_openbao(args.bao, env, tmp, bao_root)
-            started.append(openbao)
-            write_kv(bao_base, bao_root)
+        console.print(f"Starting OpenBao {bao_ver} (dev mode, in memory) ...")
+        bao_root = secrets.token_urlsafe(24)
+        openbao, bao_base = start_openbao(args.bao, env, tmp, bao_root)
+        started.append(openbao)
+        write_kv(bao_base, bao_root)
 
-            # Minted last, so it still lives at the end of the Strongroom run.
-            access = mint_token(sr_base, sr_root, min_ttl=args.warmup + args.duration + 30)
-            targets = [
-                Target(
-                    "Strongroom",
-                    "GET /v1/sys/keys",
-                    f"{sr_base}/v1/sys/keys",
-                    {"Authorization": f"Bearer {access}"},
-                ),
-                Target(
-                    f"OpenBao {bao_ver}",
-                    "GET /v1/sys/mounts",
-                    f"{bao_base}/v1/sys/mounts",
-                    {"X-Vault-Token": bao_root},
-                ),
-                Target(
-                    f"OpenBao {bao_ver}",
-                    "GET /v1/secret/data/bench",
-                    f"{bao_base}/v1/secret/data/bench",
-                    {"X-Vault-Token": bao_root},
-                ),
-            ]
-            with httpx.Client(timeout=10.0) as client:
-                for target in targets:
-                    check_ok(client, target)
+        # Minted last, so it still lives at the end of the Strongroom run.
+        access = mint_token(sr_base, sr_root, min_ttl=args.warmup + args.duration + 30)
+        targets = [
+            Target(
+                "Strongroom",
+                "GET /v1/sys/keys",
+                f"{sr_base}/v1/sys/keys",
+                {"Authorization": f"Bearer {access}"},
+            ),
+            Target(
+                f"OpenBao {bao_ver}",
+                "GET /v1/sys/mounts",
+                f"{bao_base}/v1/sys/mounts",
+                {"X-Vault-Token": bao_root},
+            ),
+            Target(
+                f"OpenBao {bao_ver}",
+                "GET /v1/secret/data/bench",
+                f"{bao_base}/v1/secret/data/bench",
+                {"X-Vault-Token": bao_root},
+            ),
+        ]
+        with httpx.Client(timeout=10.0) as client:
+            for target in targets:
+                check_ok(client, target)
 
-            console.print("Running wrk ...")
-            results = [measure(args, target, tmp, console) for target in targets]
-            for server in started:
-                if server.proc.poll() is not None:
-                    raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        console.print("Running wrk ...")
+        results = [measure(args, target, tmp, console) for target in targets]
+        for server in started:
+            if server.proc.poll() is not None:
+                raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
 
     facts = machine_facts(bao_ver, strongroom_ver, args.wrk, load)
     render(console, results, facts, args)
-    write_json(args.json, results, facts, args)
-    shown = args.json.resolve()
-    with contextlib.suppress(ValueError):
-        shown = shown.relative_to(REPO_ROOT)
-    console.print(f"Results: {shown}; server logs: {LOG_DIR.relative_to(REPO_ROOT)}/")
+    common.write_json(args.json, json_payload(results, facts, args))
+    console.print(
+        f"Results: {common.display_path(args.json)}; server logs: {LOG_DIR.relative_to(REPO_ROOT)}/"
+    )
 
     failed = [r for r in results if r.requests == 0 or r.non_2xx * 2 > r.requests]
     if failed:
@@ -601,13 +576,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    try:
-        return run(args, console)
-    except BenchError as exc:
-        console.print(f"[bold red]bench failed:[/] {escape(str(exc))}", highlight=False)
-        return 1
+    return common.main(run, parse_args(argv))
 
 
 if __name__ == "__main__":
