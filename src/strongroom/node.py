@@ -10,20 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from strongroom.audit import alerts, bundle, checkpoints, identifiers
-from strongroom.audit import log as audit_log
-from strongroom.audit.checkpoints import SignedCheckpoint
+from strongroom.audit import alerts, identifiers
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
-from strongroom.audit.log import EventView
 from strongroom.audit.recorder import Recorder
-from strongroom.audit.tree import TreeReader
+from strongroom.audit.service import AuditTrail
+from strongroom.call import ANONYMOUS, Call
 from strongroom.clock import Clock, SystemClock
 from strongroom.config import Settings
-from strongroom.crypto import merkle
 from strongroom.errors import (
     AuditError,
     InvalidRequestError,
@@ -39,18 +36,9 @@ from strongroom.kms.keyring import KeyInfo, Keyring
 from strongroom.kms.seal import InitResult, SealManager, SealStatus
 from strongroom.store import migrate
 from strongroom.store.engine import Database
-from strongroom.store.repositories import audit as audit_repo
 
-ANONYMOUS = "anonymous"
 log = logging.getLogger("strongroom.node")
-
-
-@dataclass(frozen=True)
-class Call:
-    """Who makes a call and under which request id."""
-
-    request_id: str
-    actor: str = ANONYMOUS
+__all__ = ["ANONYMOUS", "Call", "Initialized", "Node"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +63,7 @@ class Node:
         self.committer.observers.append(self.alerts.observe)
         self.committer.on_failure = self._audit_failing
         self.recorder = Recorder(database, self.clock, self.committer)
+        self.audit = AuditTrail(settings, database, self.recorder, self.clock, self.keyring)
         self.tokens = TokenService(
             self.seal_manager.keyring,
             self.refresh_keyring,
@@ -99,12 +88,6 @@ class Node:
         self.alerts.raise_alert(
             "audit-degraded", "critical", "the audit trail cannot record: requests fail", record
         )
-
-    def recent_alerts(self, call: Call, limit: int) -> list[alerts.Alert]:
-        with self.recorder.action(
-            call.request_id, call.actor, "audit.alerts.read", "audit/alerts", writes=False
-        ):
-            return alerts.recent(self.db, limit)
 
     def close(self) -> None:
         self._stopping.set()
@@ -223,13 +206,6 @@ class Node:
             return principal.actor
         return identifiers.hide(self.keyring(), principal.subject)
 
-    def hash_identifier(self, call: Call, value: str) -> list[str]:
-        """The HMACs ``value`` may appear as in the trail (audited, never the value)."""
-        with self.recorder.action(
-            call.request_id, call.actor, "audit.hash", "audit/hash", writes=False
-        ):
-            return identifiers.candidates(self.keyring(), value)
-
     def authenticate(self, bearer: str) -> Principal:
         """The principal a bearer token names; `UnauthenticatedError` if none."""
         if not bearer or len(bearer) > 8192:
@@ -277,148 +253,6 @@ class Node:
 
     # -- audit --------------------------------------------------------------------------
 
-    def audit_events(
-        self,
-        call: Call,
-        *,
-        after: int | None,
-        actor: str | None,
-        action: str | None,
-        since_us: int | None,
-        until_us: int | None,
-        limit: int,
-        newest_first: bool,
-        match_hmacs: bool = False,
-    ) -> list[EventView]:
-        """Events in order; ``match_hmacs`` (for holders of ``audit:hash``) also finds a
-        plain actor under its HMAC forms."""
-        with self.recorder.action(
-            call.request_id, call.actor, "audit.events.read", "audit/events", writes=False
-        ) as tx:
-            # A user appears under an HMAC of their subject; only holders of audit:hash
-            # may have a plain value resolved to those forms.
-            actors: list[str] | None = None if actor is None else [actor]
-            if actor is not None and actors is not None and match_hmacs:
-                actors += identifiers.candidates(self.keyring(), actor)
-            return list(
-                audit_log.query(
-                    tx.session,
-                    after=after,
-                    actor=actors,
-                    action=action,
-                    since_us=since_us,
-                    until_us=until_us,
-                    limit=limit,
-                    newest_first=newest_first,
-                )
-            )
-
-    def checkpoint(self) -> SignedCheckpoint:
-        """The newest signed checkpoint, signing one first if there is none yet."""
-        with self.db.transaction(read_only=True) as session:
-            found = checkpoints.latest(session)
-        if found is not None:
-            return found
-        return self._sign_checkpoint()
-
-    def _sign_checkpoint(self) -> SignedCheckpoint:
-        return checkpoints.make(
-            self.db, self.keyring(), self.settings.resolved_audit_origin, self.clock
-        )
-
-    def make_checkpoint(self, call: Call) -> SignedCheckpoint:
-        """Sign the current tree head now (its own event lands after it)."""
-        signed = self._sign_checkpoint()
-        self.recorder.record(
-            call.request_id,
-            call.actor,
-            "audit.checkpoint.create",
-            "audit/checkpoint",
-            "success",
-            {"size": signed.size},
-        )
-        return signed
-
-    def audit_verifier_keys(self) -> list[str]:
-        """Every version of the checkpoint verifier key, newest first."""
-        origin = self.settings.resolved_audit_origin
-        return [k.encode() for k in checkpoints.verifier_keys(self.keyring(), origin)]
-
-    def inclusion_proof(
-        self, call: Call, index: int, size: int
-    ) -> tuple[bytes, list[bytes], bytes]:
-        """(leaf hash, proof, root) for event ``index`` in the tree of ``size`` events."""
-        resource = f"audit/proof/inclusion/{index}/{size}"
-        with self.recorder.action(
-            call.request_id, call.actor, "audit.proof.inclusion", resource, writes=False
-        ) as tx:
-            reader = TreeReader(tx.session, audit_repo.head(tx.session)[0])
-            return reader.leaf(index), reader.inclusion(index, size), reader.root(size)
-
-    def consistency_proof(
-        self, call: Call, old_size: int, new_size: int
-    ) -> tuple[bytes, bytes, list[bytes]]:
-        """(old root, new root, proof) between two tree sizes."""
-        resource = f"audit/proof/consistency/{old_size}/{new_size}"
-        with self.recorder.action(
-            call.request_id, call.actor, "audit.proof.consistency", resource, writes=False
-        ) as tx:
-            reader = TreeReader(tx.session, audit_repo.head(tx.session)[0])
-            proof = reader.consistency(old_size, new_size)
-            return reader.root(old_size), reader.root(new_size), proof
-
-    def export_bundle(self, call: Call, since: int) -> Iterator[bytes]:
-        """Sign a checkpoint, record the export, and stream a bundle of ``[since, size)``."""
-        signed = self._sign_checkpoint()
-        if not 0 <= since <= signed.size:
-            raise InvalidRequestError(f"since must be between 0 and {signed.size}")
-        keys = self.audit_verifier_keys()
-        with self.recorder.action(
-            call.request_id, call.actor, "audit.export", "audit/export", writes=False
-        ) as tx:
-            tx.detail.update({"since": since, "size": signed.size})
-            start_frontier = TreeReader(tx.session, signed.size).frontier(since)
-            notes = [c.note for c in checkpoints.between(tx.session, since, signed.size)]
-        return self._bundle_lines(since, signed.size, start_frontier, notes, keys)
-
-    def _bundle_lines(
-        self,
-        since: int,
-        size: int,
-        start_frontier: merkle.Frontier,
-        notes: list[str],
-        keys: list[str],
-    ) -> Iterator[bytes]:
-        yield bundle.header_line(
-            origin=self.settings.resolved_audit_origin,
-            start=since,
-            size=size,
-            start_frontier=start_frontier,
-            checkpoints=notes,
-            keys=keys,
-        )
-        chunk = 5000
-        for low in range(since, size, chunk):
-            with self.db.transaction(read_only=True) as session:
-                rows = audit_repo.entries(session, low, min(size, low + chunk))
-            yield b"".join(bundle.event_line(i, h, e) for i, h, e in rows)
-
-    def checkpoint_due(self) -> bool:
-        """Whether the log has grown enough, or long enough ago, to sign a new head."""
-        with self.db.transaction(read_only=True) as session:
-            size = audit_repo.size(session)
-            last = audit_repo.latest_checkpoint(session)
-        if last is None:
-            return size > 0
-        if size <= last.size:
-            return False
-        age = (self.clock.now_us() - last.created_us) / 1_000_000
-        grown = size - last.size
-        return (
-            grown >= self.settings.checkpoint_every_events
-            or age >= self.settings.checkpoint_interval_seconds
-        )
-
     def start_checkpointer(self, poll_seconds: float = 1.0) -> None:
         """Sign checkpoints in the background while unsealed, until `close`."""
 
@@ -427,8 +261,8 @@ class Node:
                 if self.seal_manager.sealed:
                     continue
                 try:
-                    if self.checkpoint_due():
-                        self._sign_checkpoint()
+                    if self.audit.checkpoint_due():
+                        self.audit.sign_checkpoint()
                 except StrongroomError:
                     log.warning("could not sign an audit checkpoint; will retry")
 

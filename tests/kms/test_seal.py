@@ -369,7 +369,7 @@ def test_unseal_audit_events_never_hold_a_share(node: Node, shares: list[str]) -
     with pytest.raises(ShareError):
         node.unseal(CALL, shares[0])
     _unseal_with(node, shares[1:3])
-    events = node.audit_events(
+    events = node.audit.events(
         CALL,
         after=None,
         actor=None,

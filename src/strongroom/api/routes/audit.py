@@ -62,7 +62,7 @@ def list_events(
     size = settings.default_page_size if limit is None else limit
     if size > settings.max_page_size:
         raise InvalidRequestError(f"limit may not exceed {settings.max_page_size}")
-    events = node.audit_events(
+    events = node.audit.events(
         call_of(request, principal),
         after=after,
         actor=_text(actor, "actor"),
@@ -93,7 +93,7 @@ def hash_value(
     principal: Annotated[Principal, Security(require(AUDIT_HASH))],
 ) -> HashOut:
     """The forms a sensitive value (e.g. an e-mail) takes in the trail; audited, never kept."""
-    return HashOut(hmacs=node.hash_identifier(call_of(request, principal), body.value))
+    return HashOut(hmacs=node.audit.hash_identifier(call_of(request, principal), body.value))
 
 
 class AlertOut(BaseModel):
@@ -118,5 +118,5 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> AlertsOut:
     """The newest alerts raised by the rules over the audit stream, newest first."""
-    found = node.recent_alerts(call_of(request, principal), limit)
+    found = node.audit.recent_alerts(call_of(request, principal), limit)
     return AlertsOut(alerts=[AlertOut(**a.as_json()) for a in found])

@@ -47,7 +47,7 @@ class KeysOut(BaseModel):
 @router.get("/checkpoint", name="audit.checkpoint.read", response_class=PlainTextResponse)
 def checkpoint(node: NodeDep) -> PlainTextResponse:
     """The newest signed tree head, as a C2SP signed note (public, like the JWKS)."""
-    return PlainTextResponse(node.checkpoint().note, media_type=NOTE_MEDIA)
+    return PlainTextResponse(node.audit.checkpoint().note, media_type=NOTE_MEDIA)
 
 
 @router.post("/checkpoint", name="audit.checkpoint.create", response_class=PlainTextResponse)
@@ -57,14 +57,14 @@ def create_checkpoint(
     principal: Annotated[Principal, Security(require(SYS_WRITE))],
 ) -> PlainTextResponse:
     """Sign the current tree head now."""
-    signed = node.make_checkpoint(call_of(request, principal))
+    signed = node.audit.make_checkpoint(call_of(request, principal))
     return PlainTextResponse(signed.note, media_type=NOTE_MEDIA)
 
 
 @router.get("/keys", name="audit.keys")
 def keys(node: NodeDep) -> KeysOut:
     """Checkpoint verifier keys (``name+id+key``), every version, newest first."""
-    return KeysOut(origin=node.settings.resolved_audit_origin, keys=node.audit_verifier_keys())
+    return KeysOut(origin=node.settings.resolved_audit_origin, keys=node.audit.verifier_keys())
 
 
 @router.get("/proof/inclusion", name="audit.proof.inclusion")
@@ -76,7 +76,7 @@ def inclusion(
     size: Annotated[int, Query(ge=1, le=MAX_INDEX)],
 ) -> InclusionOut:
     """RFC 9162 inclusion proof of event ``index`` in the tree of ``size`` events."""
-    leaf, proof, root = node.inclusion_proof(call_of(request, principal), index, size)
+    leaf, proof, root = node.audit.inclusion_proof(call_of(request, principal), index, size)
     return InclusionOut(
         index=index,
         size=size,
@@ -95,7 +95,7 @@ def consistency(
     size2: Annotated[int, Query(alias="to", ge=1, le=MAX_INDEX)],
 ) -> ConsistencyOut:
     """RFC 9162 consistency proof between two tree sizes."""
-    old, new, proof = node.consistency_proof(call_of(request, principal), size1, size2)
+    old, new, proof = node.audit.consistency_proof(call_of(request, principal), size1, size2)
     return ConsistencyOut(
         size1=size1, size2=size2, root1=_b64(old), root2=_b64(new), proof=[_b64(p) for p in proof]
     )
@@ -109,5 +109,5 @@ def export(
     since: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
 ) -> StreamingResponse:
     """A self-contained bundle of events ``[since, size)`` with checkpoints and keys."""
-    lines = node.export_bundle(call_of(request, principal), since)
+    lines = node.audit.export_bundle(call_of(request, principal), since)
     return StreamingResponse(lines, media_type="application/x-ndjson")
