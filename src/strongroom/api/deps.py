@@ -85,5 +85,6 @@ def require(
 
 
 def call_of(request: Request, principal: Principal) -> Call:
-    """The call context of an authenticated request."""
-    return Call(request_id=_request_id(request), actor=get_node(request).actor_of(principal))
+    """The call context of an authenticated request (the actor `require` worked out)."""
+    actor = getattr(request.state, "actor", None) or get_node(request).actor_of(principal)
+    return Call(request_id=_request_id(request), actor=actor)

@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from strongroom.clock import rfc3339
 from strongroom.crypto.canonical import canonical_json, plain, plain_json
-from strongroom.crypto.merkle import leaf_hash
 
 Outcome = Literal["success", "denied", "error"]
 Detail = dict[str, str | int | bool | list[str] | None]
@@ -82,7 +81,3 @@ class AuditRecord:
             raise ValueError("audit detail too large")
         object.__setattr__(self, "_detail_json", text)
         return text
-
-
-def leaf_of(entry: bytes) -> bytes:
-    return leaf_hash(entry)

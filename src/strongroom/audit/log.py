@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from strongroom.audit.events import AuditRecord, leaf_of
+from strongroom.audit.events import AuditRecord
 from strongroom.clock import rfc3339
+from strongroom.crypto.merkle import leaf_hash
 from strongroom.errors import AuditError
 from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
@@ -28,7 +29,7 @@ def _row(record: AuditRecord) -> dict[str, object]:
         "outcome": record.outcome,
         "detail": record.detail_json(),
         "entry": entry,
-        "leaf_hash": leaf_of(entry),
+        "leaf_hash": leaf_hash(entry),
     }
 
 

@@ -128,13 +128,6 @@ class SealManager:
         ]
         return InitResult(shares=printable, threshold=threshold)
 
-    def submit_share(self, session: Session, text: str) -> SealStatus:
-        """Add one share; at the threshold, rebuild the key and open the keyring at once."""
-        status, opened = self.accept_share(session, text)
-        if opened is not None:
-            return self.install(opened)
-        return status
-
     def accept_share(self, session: Session, text: str) -> tuple[SealStatus, Keyring | None]:
         """Add one share. At the threshold, rebuild and check the key and return the
         opened keyring *without* installing it, so the caller can record the unseal
