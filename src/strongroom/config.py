@@ -49,6 +49,20 @@ class AlertRuleSettings(BaseModel):
     summary: str = Field("", max_length=256)
 
 
+class ConnectorSettings(BaseModel):
+    """One connector of the gateway (see `strongroom.runtime.gateway`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    app: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    template: Literal["bearer", "header", "basic"]
+    base_url: str = Field(min_length=8, max_length=2048)
+    secret: str = Field(min_length=1, max_length=256, description="sr://secrets/<app>/<name>")
+    header: str = Field("X-API-Key", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    username: str = Field("", max_length=256, description="For basic auth.")
+
+
 class Settings(BaseSettings):
     """Every tunable of a Strongroom server."""
 
@@ -91,6 +105,22 @@ class Settings(BaseSettings):
     metrics_unauthenticated: bool = Field(
         False, description="Serve /v1/sys/metrics without a token (for Prometheus)."
     )
+    secrets_backend: Literal["builtin", "openbao"] = Field(
+        "builtin", description="Where secret values live (see docs/secrets.md)."
+    )
+    secrets_openbao_url: str | None = Field(None, description="OpenBao/Vault address.")
+    secrets_openbao_token: SecretStr | None = Field(None, description="OpenBao/Vault token.")
+    secrets_openbao_mount: str = Field("secret", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    secret_max_bytes: int = Field(65_536, ge=16, le=1_048_576, description="Largest value.")
+    connectors: list[ConnectorSettings] = Field(default_factory=list)
+    egress_allowlist: dict[str, list[str]] = Field(
+        default_factory=dict, description="App -> exact hosts its connectors may reach."
+    )
+    egress_allow_private: list[str] = Field(
+        default_factory=list, description="CIDRs the gateway may reach though private."
+    )
+    gateway_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    gateway_max_response_bytes: int = Field(1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -151,6 +181,13 @@ class Settings(BaseSettings):
                 raise ValueError("alert_webhook_url must be an http(s) URL")
             if self.alert_webhook_secret is None:
                 raise ValueError("alert_webhook_url needs alert_webhook_secret to sign with")
+        if self.secrets_backend == "openbao" and (
+            self.secrets_openbao_url is None or self.secrets_openbao_token is None
+        ):
+            raise ValueError("secrets_backend openbao needs secrets_openbao_url and _token")
+        names = [c.name for c in self.connectors]
+        if len(names) != len(set(names)):
+            raise ValueError("connector names must be unique")
         host, port = split_addr(self.addr)
         if not host or not 0 < port < 65536:
             raise ValueError("addr must be host:port")

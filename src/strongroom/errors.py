@@ -23,6 +23,7 @@ secret, a plaintext, a token or a share.
     ├── AuthError
     │   ├── UnauthenticatedError      401: one uniform answer for every bad credential
     │   └── ForbiddenError            403: authenticated, but the scope is missing
+    │       └── EgressDeniedError     403: the gateway may not send to that host
     ├── RequestError
     │   ├── InvalidRequestError       400
     │   ├── NotFoundError             404
@@ -30,7 +31,12 @@ secret, a plaintext, a token or a share.
     │   ├── ConflictError             409
     │   ├── PayloadTooLargeError      413
     │   ├── UnsupportedMediaTypeError 415
-    │   └── ValidationFailedError     422
+    │   ├── ValidationFailedError     422
+    │   ├── GoneError                 410: a secret version was destroyed for good
+    │   └── SecretDisabledError       423: a secret is revoked (disabled for every reader)
+    ├── UpstreamError                 502: a connector's upstream failed or misbehaved
+    │   └── UpstreamTimeoutError      504
+    ├── SecretBackendError            503: the external secret store cannot take the request
     ├── BundleError                   an audit bundle does not verify (offline check)
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
@@ -244,3 +250,48 @@ class AuditError(StrongroomError):
     status = 503
     slug = "audit-unavailable"
     title = "Audit trail unavailable"
+
+
+class GoneError(RequestError):
+    """A secret version was destroyed; its value is gone for good."""
+
+    status = 410
+    slug = "gone"
+    title = "Gone"
+
+
+class SecretDisabledError(RequestError):
+    """A secret is revoked: no reader gets its value until a new version is written."""
+
+    status = 423
+    slug = "secret-disabled"
+    title = "Secret disabled"
+
+
+class EgressDeniedError(ForbiddenError):
+    """The connector gateway may not send to that host or address."""
+
+    slug = "egress-denied"
+    title = "Egress denied"
+
+
+class UpstreamError(StrongroomError):
+    """A connector's upstream failed: unreachable, a redirect elsewhere, too large an answer."""
+
+    status = 502
+    slug = "bad-gateway"
+    title = "Upstream failed"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status = 504
+    slug = "upstream-timeout"
+    title = "Upstream timed out"
+
+
+class SecretBackendError(StrongroomError):
+    """The external secret store (OpenBao / Vault) cannot take the request."""
+
+    status = 503
+    slug = "secret-backend-unavailable"
+    title = "Secret backend unavailable"

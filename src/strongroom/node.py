@@ -34,6 +34,8 @@ from strongroom.identity.tokens import IssuedToken, TokenService
 from strongroom.kms.barrier import Barrier
 from strongroom.kms.keyring import KeyInfo, Keyring
 from strongroom.kms.seal import InitResult, SealManager, SealStatus
+from strongroom.secrets import backend as secret_backends
+from strongroom.secrets.service import SecretsService
 from strongroom.store import migrate
 from strongroom.store.engine import Database
 
@@ -70,6 +72,15 @@ class Node:
             self.clock,
             issuer=settings.resolved_issuer,
             audience=settings.token_audience,
+        )
+        self.secrets = SecretsService(
+            secret_backends.create(
+                settings.secrets_backend,
+                secret_backends.Collaborators(settings, database, self.keyring, self.clock),
+            ),
+            self.recorder,
+            self.clock,
+            settings.secret_max_bytes,
         )
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()

@@ -17,6 +17,12 @@ SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
 AUDIT_HASH = "audit:hash"
+SECRETS_DUE = "secrets:due"
+SECRETS_READ = "secrets:read:"
+SECRETS_LIST = "secrets:list:"
+SECRETS_WRITE = "secrets:write:"
+SECRETS_ADMIN = "secrets:admin:"
+CONNECTORS_CALL = "connectors:call:"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -30,8 +36,15 @@ KNOWN: dict[str, str] = {
     AUDIT_READ: "read the audit trail",
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
+    SECRETS_DUE: "list the secrets of every app that are due for rotation (metadata only)",
 }
-PARAMETERISED: dict[str, str] = {}
+PARAMETERISED: dict[str, str] = {
+    SECRETS_READ: "<app>/<name> (or <app>/*): read a secret's value (runtime identities)",
+    SECRETS_LIST: "<app>: list an app's secrets and their metadata, never values",
+    SECRETS_WRITE: "<app>: write, rotate, delete and undelete an app's secrets",
+    SECRETS_ADMIN: "<app>: revoke, destroy versions, disable every secret of an app",
+    CONNECTORS_CALL: "<connector>: send requests through a connector of the gateway",
+}
 
 MAX_SCOPES = 64
 # RFC 6749 §3.3 scope-token characters, minus the backslash and quote for sanity.

@@ -130,3 +130,52 @@ class AuditAlert(Base):
     actor: Mapped[str] = mapped_column(String(256))
     action: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str] = mapped_column(String(64))
+
+
+# -- managed secrets (issue 5) ------------------------------------------------------------
+
+
+class SecretAppKey(Base):
+    """An app's secret-sealing key, wrapped by the barrier; deleting it shreds the app."""
+
+    __tablename__ = "secret_app_keys"
+
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class Secret(Base):
+    """A named secret of an app: its metadata and state, never its value."""
+
+    __tablename__ = "secrets"
+
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(String(1024))
+    tags: Mapped[str] = mapped_column(Text)
+    data_class: Mapped[str] = mapped_column(String(32))
+    rotation_period_s: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expires_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    current_version: Mapped[int] = mapped_column(Integer)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+    rotated_us: Mapped[int] = mapped_column(BigInteger)
+    deleted_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    disabled_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SecretVersion(Base):
+    """One sealed version of a secret; ``value`` is NULL once destroyed."""
+
+    __tablename__ = "secret_versions"
+
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_version: Mapped[int] = mapped_column(Integer)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    destroyed_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
