@@ -62,26 +62,38 @@ def require(
     """
 
     def dependency(request: Request, node: NodeDep, _declared: BearerDep) -> Principal:
-        call = anonymous_call(request)
-        resource = request.url.path
-        token = _bearer(request)
-        if token is None:
-            node.record_denied(call, _action(request), resource, "unauthenticated")
-            raise UnauthenticatedError()
-        try:
-            principal = node.authenticate(token)
-        except UnauthenticatedError:
-            node.record_denied(call, _action(request), resource, "unauthenticated")
-            raise
-        actor = node.actor_of(principal)
-        request.state.actor = actor
-        if not principal.has_scope(scope):
-            denied = Call(call.request_id, actor)
-            node.record_denied(denied, _action(request), resource, f"missing scope {scope}")
-            raise ForbiddenError(f"this call needs the scope {scope!r}")
-        return principal
+        return authorise(request, node, lambda p: p.has_scope(scope), scope)
 
     return dependency
+
+
+def authorise(
+    request: Request, node: Node, allowed: Callable[[Principal], bool], needed: str
+) -> Principal:
+    """Authenticate the caller and demand ``allowed(principal)``, as `require` does.
+
+    For routes whose scope depends on the path (``secrets:read:<app>/<name>``) or that
+    accept one of several scopes; ``needed`` names what was missing in the 403 and in
+    the ``denied`` audit event.
+    """
+    call = anonymous_call(request)
+    resource = request.url.path
+    token = _bearer(request)
+    if token is None:
+        node.record_denied(call, _action(request), resource, "unauthenticated")
+        raise UnauthenticatedError()
+    try:
+        principal = node.authenticate(token)
+    except UnauthenticatedError:
+        node.record_denied(call, _action(request), resource, "unauthenticated")
+        raise
+    actor = node.actor_of(principal)
+    request.state.actor = actor
+    if not allowed(principal):
+        denied = Call(call.request_id, actor)
+        node.record_denied(denied, _action(request), resource, f"missing scope {needed}")
+        raise ForbiddenError(f"this call needs the scope {needed!r}")
+    return principal
 
 
 def call_of(request: Request, principal: Principal) -> Call:
