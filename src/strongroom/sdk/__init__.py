@@ -1,0 +1,1 @@
+"""The Python SDK for micro apps: imports only `strongroom.crypto` and httpx."""
