@@ -34,6 +34,8 @@ from strongroom.identity.tokens import IssuedToken, TokenService
 from strongroom.kms.barrier import Barrier
 from strongroom.kms.keyring import KeyInfo, Keyring
 from strongroom.kms.seal import InitResult, SealManager, SealStatus
+from strongroom.runtime.egress import EgressPolicy
+from strongroom.runtime.gateway import Gateway
 from strongroom.secrets import backend as secret_backends
 from strongroom.secrets.service import SecretsService
 from strongroom.store import migrate
@@ -82,6 +84,14 @@ class Node:
             self.clock,
             settings.secret_max_bytes,
         )
+        self.gateway = Gateway(
+            settings.connectors,
+            EgressPolicy(settings.egress_allowlist, settings.egress_allow_private),
+            self.secrets.backend,
+            self.recorder,
+            settings.gateway_timeout_seconds,
+            settings.gateway_max_response_bytes,
+        )
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._background: list[threading.Thread] = []
@@ -106,6 +116,7 @@ class Node:
         for thread in self._background:
             thread.join(timeout=5)
         self._drop_keys()
+        self.gateway.close()
         self.committer.close()
         self.db.dispose()
 

@@ -9,7 +9,7 @@ from strongroom.api import problems
 from strongroom.api.deps import get_node
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
-from strongroom.api.routes import audit, audit_tree, auth, secrets, sys, wellknown
+from strongroom.api.routes import audit, audit_tree, auth, connectors, secrets, sys, wellknown
 from strongroom.node import Node
 
 # Routes that answer while sealed; every other route answers 503 until unsealed.
@@ -63,6 +63,7 @@ def create_app(node: Node) -> FastAPI:
     for module in (sys, auth, audit, audit_tree, wellknown):
         app.include_router(module.router)
     app.include_router(secrets.router)
+    app.include_router(connectors.router)
     _answer_head(app)
     app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)
     app.add_middleware(EdgeMiddleware, metrics=metrics)

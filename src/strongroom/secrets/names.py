@@ -55,9 +55,10 @@ class SecretRef:
 
 def parse_ref(ref: str) -> SecretRef:
     """Parse a reference; `InvalidRequestError` if it is not ``sr://secrets/<app>/<name>``."""
-    if not ref.startswith(SCHEME) or ref.count("/") != 3:
+    rest = ref.removeprefix(SCHEME)
+    if rest == ref or rest.count("/") != 1:
         raise InvalidRequestError("a secret reference is sr://secrets/<app>/<name>")
-    app, _, name = ref.removeprefix(SCHEME).partition("/")
+    app, _, name = rest.partition("/")
     return SecretRef(check_app(app), check_name(name))
 
 

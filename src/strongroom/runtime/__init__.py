@@ -1,0 +1,1 @@
+"""Runtime services for micro apps: the connector gateway (and, later, DLP and quotas)."""
