@@ -71,6 +71,9 @@ cd "$root"
 status=0
 "$project_python" "$here/keys_rps.py" --bao "$bao_venv/bin/bao" "$@" || status=$?
 
+log "secrets: authenticated reads per second, Strongroom vs OpenBao KV v2 with a file audit device"
+"$project_python" "$here/secrets_read.py" --bao "$bao_venv/bin/bao" || status=$?
+
 log "audit trail: durable appends per second (group commit vs raw inserts)"
 "$project_python" "$here/audit_append.py" || status=$?
 

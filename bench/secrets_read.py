@@ -1,0 +1,233 @@
+"""Authenticated secret reads per second: Strongroom beside OpenBao KV v2 with a file audit device.
+
+Starts a Strongroom dev server and a real OpenBao dev server on free loopback ports, each with
+fresh temporary state. Strongroom stores one secret and mints a runtime token holding only
+`secrets:read:bench/api-key`; OpenBao writes the same value to KV v2 at `secret/bench` and
+records every request to a file audit device, declared in a config file passed with `-config`
+(OpenBao 2.x takes audit devices only from its config). Both endpoints are then driven by
+`wrk` with the same settings (32 connections by default), and the table ends with the ratio
+Strongroom / OpenBao. Results also go to `bench/.work/secrets_read.json`. Both servers are
+always stopped and their temporary directories removed, whatever happens.
+
+Run it through `make bench` (or `bash bench/run.sh`), which installs wrk and OpenBao first.
+The target (issue 5) is a ratio of at least 1.0; a missed target is printed, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import common
+import httpx
+import keys_rps as kr
+from common import WORK_DIR, BenchError
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_JSON = WORK_DIR / "secrets_read.json"
+APP, NAME = "bench", "api-key"
+TARGET_RATIO = 1.0
+NOTES = [
+    "Strongroom: each read authenticates an Ed25519 access token, checks the per-secret scope, "
+    "reads the version in one SELECT, opens it under the app's cached key, and answers only "
+    "once its audit event is durable (SQLite WAL, synchronous=FULL, group commit); one uvicorn "
+    "process (one Python interpreter).",
+    "OpenBao: dev mode (inmem storage) with a file audit device; every core (Go runtime).",
+    "wrk runs on the same machine as the servers and competes with them for the same cores.",
+]
+
+
+def audit_config(tmp: Path) -> Path:
+    """An OpenBao config file holding just a file audit device."""
+    log = tmp / "bao-audit.log"
+    path = tmp / "bao-audit.hcl"
+    path.write_text(
+        f'audit "file" "bench" {{\n  options {{\n    file_path = "{log.as_posix()}"\n  }}\n}}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def start_openbao(bao: str, env: dict[str, str], tmp: Path, root: str) -> tuple[kr.Server, str]:
+    port = kr.free_port(also_next=True)
+    argv = [
+        bao,
+        "server",
+        "-dev",
+        f"-dev-root-token-id={root}",
+        f"-dev-listen-address={kr.LOOPBACK}:{port}",
+        "-dev-no-store-token",
+        f"-config={audit_config(tmp)}",
+    ]
+    server = kr.start("OpenBao", argv, env, cwd=tmp)
+    base = f"http://{kr.LOOPBACK}:{port}"
+    kr.wait_healthy(server, f"{base}/v1/sys/health")
+    return server, base
+
+
+def check_audit_device(base: str, root: str, tmp: Path) -> None:
+    """The file audit device is enabled and its log grows: the comparison is fair."""
+    devices = httpx.get(f"{base}/v1/sys/audit", headers={"X-Vault-Token": root}, timeout=10).json()
+    if not any(d.get("type") == "file" for d in devices.get("data", devices).values()):
+        raise BenchError(f"OpenBao has no file audit device: {devices}")
+    log = tmp / "bao-audit.log"
+    if not log.exists() or log.stat().st_size == 0:
+        raise BenchError("OpenBao's audit log is empty after the set-up requests")
+
+
+def prepare_strongroom(base: str, root: str, value: str, min_ttl: float) -> str:
+    """Store the secret with the root token; mint a runtime token that may read only it."""
+    auth = {"Authorization": f"Bearer {root}"}
+    put = httpx.put(
+        f"{base}/v1/apps/{APP}/secrets/{NAME}", json={"value": value}, headers=auth, timeout=10
+    )
+    if put.status_code != 200:
+        raise BenchError(f"storing the bench secret: HTTP {put.status_code}: {put.text}")
+    body = {"subject": "bench-runtime", "scopes": [f"secrets:read:{APP}/{NAME}"], "ttl": 300}
+    issued = httpx.post(f"{base}/v1/auth/tokens", json=body, headers=auth, timeout=10)
+    if issued.status_code != 200:
+        raise BenchError(f"minting the bench token: HTTP {issued.status_code}: {issued.text}")
+    if issued.json()["expires_in"] < min_ttl:
+        raise BenchError("the bench token would expire during the run: shorten --duration")
+    token: str = issued.json()["access_token"]
+    return token
+
+
+def write_kv(base: str, root: str, value: str) -> None:
+    kr.write_kv(base, root)  # waits for the secret/ mount, then writes a first version
+    response = httpx.post(
+        f"{base}/v1/secret/data/bench",
+        json={"data": {"value": value}},
+        headers={"X-Vault-Token": root},
+        timeout=10,
+    )
+    if response.status_code not in (200, 204):
+        raise BenchError(f"writing the KV secret: HTTP {response.status_code}: {response.text}")
+
+
+def ratio(results: list[kr.WrkResult]) -> float | None:
+    strongroom, openbao = results[0].requests_per_sec, results[1].requests_per_sec
+    return None if openbao <= 0 else strongroom / openbao
+
+
+def render(
+    console: Console, results: list[kr.WrkResult], facts: dict[str, str], args: argparse.Namespace
+) -> None:
+    table = Table(
+        title=(
+            f"Authenticated secret reads, wrk -t{args.threads} -c{args.connections} "
+            f"-d{args.duration:g}s (after {args.warmup:g}s warm-up)"
+        )
+    )
+    for column in ("target", "endpoint", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column in ("target", "endpoint") else "right")
+    for r in results:
+        table.add_row(
+            r.target,
+            r.endpoint,
+            f"{r.requests_per_sec:,.0f}",
+            kr.fmt_ms(r.latency_ms.get("p50")),
+            kr.fmt_ms(r.latency_ms.get("p99")),
+            kr.fmt_errors(r),
+        )
+    console.print()
+    console.print(table)
+    found = ratio(results)
+    if found is not None:
+        verdict = "met" if found >= TARGET_RATIO else "MISSED"
+        console.print(
+            f"Ratio Strongroom / OpenBao: {found:.2f}x (target >= {TARGET_RATIO:.1f}x: {verdict})",
+            highlight=False,
+        )
+    common.print_machine(
+        console,
+        facts,
+        [f"Strongroom {facts['strongroom']}", f"OpenBao {facts['openbao']}", facts["wrk"]],
+    )
+    common.print_lines(console, "Note", NOTES)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per target (10)")
+    parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
+    parser.add_argument("--wrk-timeout", type=float, default=10.0, help="wrk timeout (10 s)")
+    parser.add_argument("--bao", default=str(kr.DEFAULT_BAO), help="the bao executable")
+    parser.add_argument("--wrk", default="wrk", help="the wrk executable")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where results go")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.warmup < 0 or args.connections < args.threads < 1:
+        parser.error("--duration must be positive and --connections >= --threads >= 1")
+    return args
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    if shutil.which(args.wrk) is None:
+        raise BenchError(f"{args.wrk} not found: run `bash bench/run.sh`, which installs it")
+    load = common.load_average()
+    value = secrets.token_urlsafe(24)
+    with (
+        common.scratch_directory("strongroom-bench-secrets-") as tmp,
+        kr.servers_stopped_at_exit() as started,
+    ):
+        env = kr.bao_env(tmp)
+        bao_ver = kr.bao_version(args.bao, env)
+        console.print("Starting Strongroom (dev mode, fresh data dir) ...")
+        sr_root = secrets.token_urlsafe(32)
+        strongroom, sr_base = kr.start_strongroom(tmp, sr_root)
+        started.append(strongroom)
+        strongroom_ver = httpx.get(f"{sr_base}/v1/sys/health", timeout=5).json()["version"]
+        console.print(f"Starting OpenBao {bao_ver} (dev mode, file audit device) ...")
+        bao_root = secrets.token_urlsafe(24)
+        openbao, bao_base = start_openbao(args.bao, env, tmp, bao_root)
+        started.append(openbao)
+        write_kv(bao_base, bao_root, value)
+        check_audit_device(bao_base, bao_root, tmp)
+        token = prepare_strongroom(sr_base, sr_root, value, args.warmup + args.duration + 30)
+        targets = [
+            kr.Target(
+                "Strongroom",
+                f"GET /v1/apps/{APP}/secrets/{NAME}/value",
+                f"{sr_base}/v1/apps/{APP}/secrets/{NAME}/value",
+                {"Authorization": f"Bearer {token}"},
+            ),
+            kr.Target(
+                f"OpenBao {bao_ver} (file audit)",
+                "GET /v1/secret/data/bench",
+                f"{bao_base}/v1/secret/data/bench",
+                {"X-Vault-Token": bao_root},
+            ),
+        ]
+        with httpx.Client(timeout=10.0) as client:
+            for target in targets:
+                kr.check_ok(client, target)
+        console.print("Running wrk ...")
+        results = [kr.measure(args, target, tmp, console) for target in targets]
+        for server in started:
+            if server.proc.poll() is not None:
+                raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
+    facts = kr.machine_facts(bao_ver, strongroom_ver, args.wrk, load)
+    render(console, results, facts, args)
+    payload: dict[str, Any] = kr.json_payload(results, facts, args)
+    payload.update({"benchmark": "secrets_read", "notes": NOTES, "ratio": ratio(results)})
+    common.write_json(args.json, payload)
+    console.print(f"Results: {common.display_path(args.json)}")
+    failed = [r for r in results if r.requests == 0 or r.non_2xx * 2 > r.requests]
+    for r in failed:
+        console.print(f"[bold red]FAILED:[/] {r.target}: {r.non_2xx} of {r.requests} not 2xx")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(run, parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
