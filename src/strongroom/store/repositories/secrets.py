@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from strongroom.store.models import Secret, SecretAppKey, SecretVersion
@@ -77,33 +77,30 @@ def disable_all(session: Session, app: str, now_us: int) -> int:
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-# The read path is one statement: the secret's state, the version's ciphertext and the
-# wrapped app key that sealed it. A missing version or key leaves NULLs, not no row.
+# The read path is one statement, built once: the secret's state, the version's ciphertext
+# and the wrapped app key that sealed it. A missing version or key leaves NULLs, not no row.
+# It runs as Core on the session's connection: no ORM objects are made per read.
+_S = Secret.__table__.c
+_V = SecretVersion.__table__.c
+_K = SecretAppKey.__table__.c
+_READ = (
+    select(_S.deleted_us, _S.disabled_us, _V.version, _V.value, _V.key_version, _K.wrapped)
+    .select_from(
+        Secret.__table__.outerjoin(
+            SecretVersion.__table__,
+            and_(
+                _V.app == _S.app,
+                _V.name == _S.name,
+                _V.version
+                == func.coalesce(bindparam("version", type_=Integer), _S.current_version),
+            ),
+        ).outerjoin(SecretAppKey.__table__, and_(_K.app == _S.app, _K.version == _V.key_version))
+    )
+    .where(_S.app == bindparam("app"), _S.name == bindparam("name"))
+)
+
+
 def read_row(session: Session, app: str, name: str, number: int | None) -> Any:
     """(deleted_us, disabled_us, version, value, key_version, wrapped key) or None."""
-    wanted = Secret.current_version if number is None else number
-    stmt = (
-        select(
-            Secret.deleted_us,
-            Secret.disabled_us,
-            SecretVersion.version,
-            SecretVersion.value,
-            SecretVersion.key_version,
-            SecretAppKey.wrapped,
-        )
-        .select_from(Secret)
-        .outerjoin(
-            SecretVersion,
-            and_(
-                SecretVersion.app == Secret.app,
-                SecretVersion.name == Secret.name,
-                SecretVersion.version == wanted,
-            ),
-        )
-        .outerjoin(
-            SecretAppKey,
-            and_(SecretAppKey.app == Secret.app, SecretAppKey.version == SecretVersion.key_version),
-        )
-        .where(Secret.app == app, Secret.name == name)
-    )
-    return session.execute(stmt).first()
+    params = {"app": app, "name": name, "version": number}
+    return session.connection().execute(_READ, params).first()
