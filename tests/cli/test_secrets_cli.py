@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -132,3 +134,95 @@ def test_store_run_rotate_revoke(launcher: Launcher, tmp_path: Path) -> None:
     }
     everything = "\n".join(outputs) + json.dumps(events) + server.stdout() + server.stderr()
     assert CANARY not in everything
+
+
+class _Upstream(ThreadingHTTPServer):
+    daemon_threads = True
+    seen: list[str]
+
+
+class _Echo(BaseHTTPRequestHandler):
+    server: _Upstream
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        self.server.seen.append(auth)
+        body = json.dumps({"you_sent": auth}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_connector_call_through_a_running_server(launcher: Launcher, tmp_path: Path) -> None:
+    upstream = _Upstream(("127.0.0.1", 0), _Echo)
+    upstream.seen = []
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = tmp_path / "strongroom.toml"
+        config.write_text(
+            'egress_allowlist = { crm = ["127.0.0.1"] }\n'
+            'egress_allow_private = ["127.0.0.1/32"]\n'
+            "[[connectors]]\n"
+            'name = "crm-api"\napp = "crm"\ntemplate = "bearer"\n'
+            f'base_url = "http://127.0.0.1:{upstream.server_address[1]}/api"\n'
+            'secret = "sr://secrets/crm/api-key"\n'
+        )
+        server = launcher.start(
+            "dev",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--config",
+            str(config),
+            env={"STRONGROOM_DEV_ROOT_TOKEN": DEV_TOKEN},
+        )
+        _ok(
+            run_cli(
+                "secrets", "put", "crm", "api-key", addr=server.url, token=DEV_TOKEN, stdin=CANARY
+            )
+        )
+        minted = httpx.post(
+            server.url + "/v1/auth/tokens",
+            json={"subject": "crm-app", "scopes": ["connectors:call:crm-api"], "ttl": 60},
+            headers=bearer(DEV_TOKEN),
+        ).json()["access_token"]
+
+        def call() -> httpx.Response:
+            return httpx.post(
+                server.url + "/v1/connectors/crm-api/request",
+                json={"method": "GET", "path": "/orders?page=1"},
+                headers=bearer(minted),
+            )
+
+        first = call()
+        assert first.status_code == 200, first.text
+        assert upstream.seen == [f"Bearer {CANARY}"]
+        assert CANARY not in first.text and first.json()["secret_version"] == 1
+        _ok(
+            run_cli(
+                "secrets",
+                "rotate",
+                "crm",
+                "api-key",
+                "--generate",
+                "key",
+                addr=server.url,
+                token=DEV_TOKEN,
+            )
+        )
+        second = call()
+        assert second.json()["secret_version"] == 2
+        assert upstream.seen[-1] != upstream.seen[0]
+        assert upstream.seen[-1].removeprefix("Bearer ") not in second.text
+        _ok(run_cli("secrets", "revoke", "crm", "api-key", addr=server.url, token=DEV_TOKEN))
+        assert call().status_code == 423
+        assert len(upstream.seen) == 2
+        assert CANARY not in server.stdout() + server.stderr()
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+        thread.join(timeout=5)
