@@ -30,7 +30,14 @@ secret, a plaintext, a token or a share.
     │   ├── ConflictError             409
     │   ├── PayloadTooLargeError      413
     │   ├── UnsupportedMediaTypeError 415
-    │   └── ValidationFailedError     422
+    │   ├── ValidationFailedError     422
+    │   ├── RateLimitedError          429: too many calls; retry after a pause
+    │   └── TokenizeError             the tokenization vault refused a value or a token
+    │       ├── InvalidTokenError     400: malformed, forged, or not a token of this policy
+    │       ├── WrongRegionError      409: the token belongs to another region
+    │       ├── TokenGoneError        410: the token's value was erased or expired
+    │       ├── ShreddedError         410: the policy or region was crypto-shredded
+    │       └── BatchError            422: items of a batch failed; nothing was written
     ├── BundleError                   an audit bundle does not verify (offline check)
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
@@ -244,3 +251,58 @@ class AuditError(StrongroomError):
     status = 503
     slug = "audit-unavailable"
     title = "Audit trail unavailable"
+
+
+class RateLimitedError(RequestError):
+    """The caller exceeded its rate; ``extra["retry_after"]`` says how many seconds to wait."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class TokenizeError(RequestError):
+    """The tokenization vault refused a value or a token. Never names the value."""
+
+    slug = "tokenize"
+    title = "Tokenization failed"
+
+
+class InvalidTokenError(TokenizeError):
+    """Malformed, truncated, forged, or issued by another app or policy: one answer for all."""
+
+    status = 400
+    slug = "invalid-token"
+    title = "Invalid token"
+
+
+class WrongRegionError(TokenizeError):
+    """The token names a region other than its policy's; it is resolvable only there."""
+
+    status = 409
+    slug = "wrong-region"
+    title = "Token belongs to another region"
+
+
+class TokenGoneError(TokenizeError):
+    """The token is well formed and was issued here, but its value was erased or expired."""
+
+    status = 410
+    slug = "token-gone"
+    title = "Token value erased"
+
+
+class ShreddedError(TokenizeError):
+    """The policy's or region's keys were destroyed: its values are unrecoverable."""
+
+    status = 410
+    slug = "shredded"
+    title = "Keys destroyed"
+
+
+class BatchError(TokenizeError):
+    """Some items of a batch failed; ``extra["errors"]`` lists them by index. Nothing changed."""
+
+    status = 422
+    slug = "batch-failed"
+    title = "Batch refused"

@@ -31,7 +31,12 @@ KNOWN: dict[str, str] = {
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
 }
-PARAMETERISED: dict[str, str] = {}
+PARAMETERISED: dict[str, str] = {
+    "tokens:tokenize:": "tokenize values under a policy: tokens:tokenize:<app>/<policy>",
+    "tokens:detokenize:": "detokenize (with a stated purpose): tokens:detokenize:<app>/<policy>",
+    "tokens:reveal:": "see plain values when detokenizing: tokens:reveal:<app>/<policy>",
+    "tokens:admin:": "manage an app's token policies, erase and shred: tokens:admin:<app>",
+}
 
 MAX_SCOPES = 64
 # RFC 6749 §3.3 scope-token characters, minus the backslash and quote for sanity.
