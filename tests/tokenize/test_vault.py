@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from tokenize_support import Vaulted
+from tokenize_support import MovableClock, Vaulted
 
 from strongroom.call import Call
+from strongroom.config import load_settings
 from strongroom.crypto import aead
 from strongroom.errors import (
     BatchError,
@@ -25,6 +28,7 @@ from strongroom.errors import (
     TokenGoneError,
     WrongRegionError,
 )
+from strongroom.node import Node
 from strongroom.store.engine import Database
 from strongroom.store.models import AuditEvent, TokenKey, TokenValue
 from strongroom.store.repositories import tokenize as repo
@@ -506,3 +510,44 @@ def test_values_stay_in_their_regions_database(vaulted: Vaulted) -> None:
     with vaulted.node.db.transaction(read_only=True) as session:
         kinds = session.execute(text("SELECT kind, ident FROM token_keys")).all()
     assert ("region", "eu") not in kinds and ("region", "us") in kinds
+
+
+def test_background_purge_job(database_url: str, tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url=database_url, data_dir=tmp_path / "data", token_purge_interval_seconds=0.05
+    )
+    clock = MovableClock()
+    node = Node.open(settings, clock)
+    try:
+        done = node.initialize(Call("init"), shares=1, threshold=1)
+        node.unseal(Call("unseal"), done.result.shares[0])
+        call = Call("r", "alice")
+        node.vault.create_policy(
+            call,
+            "app",
+            {
+                "name": "p",
+                "region": "default",
+                "scheme": "opaque",
+                "format": "text",
+                "retention_seconds": 60,
+            },
+        )
+        tokens = node.vault.tokenize(call, "app", "p", ["a", "b", "c"])
+        node.start_token_purger()
+        clock.offset_us = 120_000_000
+        deadline = time.monotonic() + 10
+        while node.vault.purge_due() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not node.vault.purge_due()
+        with pytest.raises(BatchError):
+            node.vault.detokenize(call, everything, "app", "p", tokens, "after retention")
+        with node.db.transaction(read_only=True) as session:
+            purges = (
+                session.execute(select(AuditEvent).where(AuditEvent.action == "tokens.purge"))
+                .scalars()
+                .all()
+            )
+        assert [(e.actor, json.loads(e.detail)["purged"]) for e in purges] == [("system", 3)]
+    finally:
+        node.close()
