@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
@@ -30,7 +29,7 @@ def new_ref() -> bytes:
 
 
 def tag(key: bytes, region: str, ref: bytes) -> bytes:
-    return hmac.new(key, region.encode() + b"\x00" + ref, hashlib.sha256).digest()[:TAG_BYTES]
+    return hmac.digest(key, region.encode() + b"\x00" + ref, "sha256")[:TAG_BYTES]
 
 
 def encode(key: bytes, region: str, ref: bytes) -> str:

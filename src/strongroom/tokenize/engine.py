@@ -30,6 +30,12 @@ def seal(keys: PolicyKeys, value: str, aad: bytes) -> bytes:
     return aead.encrypt(keys.seal, value.encode("utf-8"), aad, key_version=keys.version)
 
 
+def seal_many(keys: PolicyKeys, items: Sequence[tuple[str, bytes]]) -> list[bytes]:
+    """`seal` of many ``(value, aad)`` pairs, with one AES key schedule."""
+    pairs = [(value.encode("utf-8"), aad) for value, aad in items]
+    return aead.encrypt_many(keys.seal, pairs, key_version=keys.version)
+
+
 def unseal(keys: PolicyKeys, blob: bytes, aad: bytes) -> str:
     return aead.decrypt(keys.seal, blob, aad).decode("utf-8")
 

@@ -16,7 +16,6 @@ takes effect on the next call.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 
@@ -70,7 +69,7 @@ class PolicyKeys:
 
     def index_of(self, data: bytes) -> bytes:
         """The keyed index of a value or token (HMAC-SHA256): equal inputs, equal indexes."""
-        return hmac.new(self.index, data, hashlib.sha256).digest()
+        return hmac.digest(self.index, data, "sha256")
 
 
 def _row(session: Session, kind: str, ident: str) -> TokenKey | None:

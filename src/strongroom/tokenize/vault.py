@@ -322,27 +322,23 @@ class TokenVault:
         if spec.deterministic:
             indexes = [pkeys.index_of(v.encode("utf-8")) for v in values]
             known = repo.refs_by_index(session, pid, [i for i in indexes if i is not None])
-        rows: list[dict[str, Any]] = []
+        fresh: list[tuple[bytes, bytes | None, str]] = []
         tokens: list[str] = []
+        encode, tag_key = codec.encode, pkeys.tag
         for value, idx in zip(values, indexes, strict=True):
             ref = known.get(idx) if idx is not None else None
             if ref is None:
                 ref = codec.new_ref()
                 if idx is not None:
                     known[idx] = ref
-                rows.append(
-                    {
-                        "pid": pid,
-                        "ref": ref,
-                        "idx": idx,
-                        "sealed": engine.seal(pkeys, value, base + ref),
-                        "key_version": pkeys.version,
-                        "state": repo.LIVE,
-                        "created_us": now,
-                        "expires_us": expires,
-                    }
-                )
-            tokens.append(codec.encode(pkeys.tag, region, ref))
+                fresh.append((ref, idx, value))
+            tokens.append(encode(tag_key, region, ref))
+        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, _, value in fresh])
+        version, live = pkeys.version, repo.LIVE
+        rows: list[repo.ValueRow] = [
+            (pid, ref, idx, blob, version, live, now, expires)
+            for (ref, idx, _), blob in zip(fresh, sealed, strict=True)
+        ]
         repo.insert_values(session, rows)
         return tokens
 
@@ -366,24 +362,16 @@ class TokenVault:
         expires = self._expiry(spec, now)
         base = engine.value_aad(row.app, spec.name, spec.region, b"")
         refs = {self._fpe_ref(pkeys, t): v for t, v in zip(tokens, values, strict=True)}
-        existing = repo.values_by_ref(session, row.pid, list(refs))
-        dead = [ref for ref, found in existing.items() if found.state != repo.LIVE]
+        existing = repo.states_by_ref(session, row.pid, list(refs))
+        dead = [ref for ref, state in existing.items() if state != repo.LIVE]
         repo.delete_refs(session, row.pid, dead)
+        fresh = [(ref, v) for ref, v in refs.items() if ref not in existing or ref in dead]
+        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in fresh])
         repo.insert_values(
             session,
             [
-                {
-                    "pid": row.pid,
-                    "ref": ref,
-                    "idx": None,
-                    "sealed": engine.seal(pkeys, value, base + ref),
-                    "key_version": pkeys.version,
-                    "state": repo.LIVE,
-                    "created_us": now,
-                    "expires_us": expires,
-                }
-                for ref, value in refs.items()
-                if ref not in existing or ref in dead
+                (row.pid, ref, None, blob, pkeys.version, repo.LIVE, now, expires)
+                for (ref, _), blob in zip(fresh, sealed, strict=True)
             ],
         )
         return tokens

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,7 +14,7 @@ from strongroom.store.models import TokenPolicy, TokenRequest, TokenValue
 LIVE = "live"
 ERASED = "erased"
 EXPIRED = "expired"
-_CHUNK = 500
+_CHUNK = 1000
 
 
 def add_policy(session: Session, policy: TokenPolicy) -> None:
@@ -64,6 +63,18 @@ def values_by_ref(session: Session, pid: str, refs: Sequence[bytes]) -> dict[byt
     return found
 
 
+def states_by_ref(session: Session, pid: str, refs: Sequence[bytes]) -> dict[bytes, str]:
+    """ref -> state of the values that exist among ``refs`` (no row objects: hot path)."""
+    found: dict[bytes, str] = {}
+    unique = list(dict.fromkeys(refs))
+    for start in range(0, len(unique), _CHUNK):
+        stmt = select(TokenValue.ref, TokenValue.state).where(
+            TokenValue.pid == pid, TokenValue.ref.in_(unique[start : start + _CHUNK])
+        )
+        found.update((ref, state) for ref, state in session.execute(stmt))
+    return found
+
+
 def refs_by_index(session: Session, pid: str, indexes: Sequence[bytes]) -> dict[bytes, bytes]:
     """index -> ref of live deterministic values."""
     found: dict[bytes, bytes] = {}
@@ -78,13 +89,25 @@ def refs_by_index(session: Session, pid: str, indexes: Sequence[bytes]) -> dict[
     return found
 
 
-def insert_values(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert many values in one statement batch (no ORM objects: this is the hot path)."""
+#: Column order of the rows `insert_values` takes.
+VALUE_COLUMNS = ("pid", "ref", "idx", "sealed", "key_version", "state", "created_us", "expires_us")
+ValueRow = tuple[str, bytes, bytes | None, bytes, int, str, int, int | None]
+_INSERT = (
+    "INSERT INTO token_values (pid, ref, idx, sealed, key_version, state, created_us, expires_us)"
+)
+_INSERT_QMARK = _INSERT + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_FORMAT = _INSERT + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def insert_values(session: Session, rows: list[ValueRow]) -> None:
+    """Insert many values with the driver's ``executemany`` (this is the hot path: no
+    per-row SQLAlchemy parameter processing; rows are tuples in `VALUE_COLUMNS` order)."""
     if not rows:
         return
+    connection = session.connection()
+    sql = _INSERT_QMARK if connection.dialect.paramstyle == "qmark" else _INSERT_FORMAT
     try:
-        table: Table = TokenValue.__table__  # type: ignore[assignment]
-        session.connection().execute(insert(table), rows)
+        connection.exec_driver_sql(sql, rows)
     except IntegrityError:
         raise ConflictError("another call stored the same value at the same time; retry") from None
 
