@@ -125,3 +125,18 @@ def test_unknown_token_scopes_are_refused_only_when_malformed(ready: Ready) -> N
         headers=ready.auth(),
     )
     assert resp.status_code == 400
+
+
+def test_rate_limited_detokenize_says_when_to_retry(ready: Ready) -> None:
+    _policy(ready, name="mail", region="default", scheme="opaque", format="email")
+    ready.node.vault.limiter.burst = 3
+    ready.node.vault.limiter.rate = 0.5
+    client, auth = ready.client, ready.auth()
+    tokens = client.post(
+        f"{BASE}/mail/tokenize", json={"values": ["a@x.com"] * 3}, headers=auth
+    ).json()["tokens"]
+    ask = {"tokens": tokens, "purpose": "export"}
+    assert client.post(f"{BASE}/mail/detokenize", json=ask, headers=auth).status_code == 200
+    limited = client.post(f"{BASE}/mail/detokenize", json=ask, headers=auth)
+    assert limited.status_code == 429 and limited.json()["type"].endswith("rate-limited")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 6
