@@ -4,7 +4,8 @@
 # to bench/keys_rps.py (e.g. `bash bench/run.sh --duration 5 --connections 32`).
 # Then the audit-trail benchmarks run with their defaults (bench/audit_append.py: durable appends
 # per second on SQLite and, if it answers on loopback, PostgreSQL; bench/audit_verify.py: offline
-# verification of a 1,000,000-event bundle). Each runs even if one before it failed; the exit
+# verification of a 1,000,000-event bundle), then bench/tokenize_batch.py (batch tokenize
+# throughput beside raw inserts, FF1 per core). Each runs even if one before it failed; the exit
 # status is the last non-zero one.
 set -euo pipefail
 
@@ -79,5 +80,8 @@ log "audit trail: durable appends per second (group commit vs raw inserts)"
 
 log "audit trail: offline verification of a 1,000,000-event bundle"
 "$project_python" "$here/audit_verify.py" || status=$?
+
+log "tokenization: batch tokenize values/s (service, API) vs raw inserts; FF1 per core"
+"$project_python" "$here/tokenize_batch.py" || status=$?
 
 exit "$status"

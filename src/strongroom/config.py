@@ -7,6 +7,7 @@ options are refused outside dev mode. Several defaults double as denial-of-servi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -61,6 +62,16 @@ class ConnectorSettings(BaseModel):
     secret: str = Field(min_length=1, max_length=256, description="sr://secrets/<app>/<name>")
     header: str = Field("X-API-Key", pattern=r"^[A-Za-z0-9-]{1,64}$")
     username: str = Field("", max_length=256, description="For basic auth.")
+
+
+class TokenRegionSettings(BaseModel):
+    """One data-residency region of the tokenization vault."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str | None = Field(
+        None, description="Where this region's values and keys live; the main database if unset."
+    )
 
 
 class Settings(BaseSettings):
@@ -121,6 +132,18 @@ class Settings(BaseSettings):
     )
     gateway_timeout_seconds: float = Field(10.0, gt=0, le=300)
     gateway_max_response_bytes: int = Field(1_048_576, ge=1024)
+    token_regions: dict[str, TokenRegionSettings] = Field(
+        default_factory=lambda: {"default": TokenRegionSettings()},
+        description="Tokenization regions by name, each with an optional database URL.",
+    )
+    token_max_batch: int = Field(10_000, ge=1, le=100_000, description="Values per call.")
+    token_detokenize_rate: float = Field(
+        1000.0, gt=0, description="Detokenized values per second per caller (per process)."
+    )
+    token_detokenize_burst: int = Field(20_000, ge=1, description="Bucket size, in values.")
+    token_purge_interval_seconds: float = Field(
+        60.0, gt=0, description="How often expired token values are purged."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -188,6 +211,7 @@ class Settings(BaseSettings):
         names = [c.name for c in self.connectors]
         if len(names) != len(set(names)):
             raise ValueError("connector names must be unique")
+        _check_token_regions(self.token_regions)
         host, port = split_addr(self.addr)
         if not host or not 0 < port < 65536:
             raise ValueError("addr must be host:port")
@@ -223,6 +247,21 @@ class Settings(BaseSettings):
     def resolved_dev_unseal_key_file(self) -> Path:
         return self.dev_unseal_key_file or self.data_dir / "dev-unseal-key"
 
+
+def _check_token_regions(regions: dict[str, TokenRegionSettings]) -> None:
+    if not regions:
+        raise ValueError("token_regions needs at least one region")
+    for name, region in regions.items():
+        if not _REGION_RE.match(name):
+            raise ValueError("token region names are 1-16 of a-z, 0-9 and '-', starting a-z")
+        url = region.database_url
+        if url is not None and not url.startswith(
+            ("sqlite://", "postgresql://", "postgresql+psycopg://")
+        ):
+            raise ValueError("a token region's database_url must be sqlite:// or postgresql://")
+
+
+_REGION_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 
 # The TOML path is passed to the source hook this way because pydantic-settings builds the
 # sources from the class; it is set and cleared inside load_settings only.

@@ -33,7 +33,14 @@ secret, a plaintext, a token or a share.
     │   ├── UnsupportedMediaTypeError 415
     │   ├── ValidationFailedError     422
     │   ├── GoneError                 410: a secret version was destroyed for good
-    │   └── SecretDisabledError       423: a secret is revoked (disabled for every reader)
+    │   ├── SecretDisabledError       423: a secret is revoked (disabled for every reader)
+    │   ├── RateLimitedError          429: too many calls; retry after a pause
+    │   └── TokenizeError             the tokenization vault refused a value or a token
+    │       ├── InvalidTokenError     400: malformed, forged, or not a token of this policy
+    │       ├── WrongRegionError      409: the token belongs to another region
+    │       ├── TokenGoneError        410: the token's value was erased or expired
+    │       ├── ShreddedError         410: the policy or region was crypto-shredded
+    │       └── BatchError            422: items of a batch failed; nothing was written
     ├── UpstreamError                 502: a connector's upstream failed or misbehaved
     │   └── UpstreamTimeoutError      504
     ├── SecretBackendError            503: the external secret store cannot take the request
@@ -295,3 +302,58 @@ class SecretBackendError(StrongroomError):
     status = 503
     slug = "secret-backend-unavailable"
     title = "Secret backend unavailable"
+
+
+class RateLimitedError(RequestError):
+    """The caller exceeded its rate; ``extra["retry_after"]`` says how many seconds to wait."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class TokenizeError(RequestError):
+    """The tokenization vault refused a value or a token. Never names the value."""
+
+    slug = "tokenize"
+    title = "Tokenization failed"
+
+
+class InvalidTokenError(TokenizeError):
+    """Malformed, truncated, forged, or issued by another app or policy: one answer for all."""
+
+    status = 400
+    slug = "invalid-token"
+    title = "Invalid token"
+
+
+class WrongRegionError(TokenizeError):
+    """The token names a region other than its policy's; it is resolvable only there."""
+
+    status = 409
+    slug = "wrong-region"
+    title = "Token belongs to another region"
+
+
+class TokenGoneError(TokenizeError):
+    """The token is well formed and was issued here, but its value was erased or expired."""
+
+    status = 410
+    slug = "token-gone"
+    title = "Token value erased"
+
+
+class ShreddedError(TokenizeError):
+    """The policy's or region's keys were destroyed: its values are unrecoverable."""
+
+    status = 410
+    slug = "shredded"
+    title = "Keys destroyed"
+
+
+class BatchError(TokenizeError):
+    """Some items of a batch failed; ``extra["errors"]`` lists them by index. Nothing changed."""
+
+    status = 422
+    slug = "batch-failed"
+    title = "Batch refused"

@@ -40,6 +40,7 @@ from strongroom.secrets import backend as secret_backends
 from strongroom.secrets.service import SecretsService
 from strongroom.store import migrate
 from strongroom.store.engine import Database
+from strongroom.tokenize import Regions, TokenVault
 
 log = logging.getLogger("strongroom.node")
 __all__ = ["ANONYMOUS", "Call", "Initialized", "Node"]
@@ -92,6 +93,8 @@ class Node:
             settings.gateway_timeout_seconds,
             settings.gateway_max_response_bytes,
         )
+        self.regions = Regions(settings, database)
+        self.vault = TokenVault(settings, self.recorder, self.clock, self.keyring, self.regions)
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._background: list[threading.Thread] = []
@@ -118,6 +121,7 @@ class Node:
         self._drop_keys()
         self.gateway.close()
         self.committer.close()
+        self.regions.close()
         self.db.dispose()
 
     # -- seal ---------------------------------------------------------------------------
@@ -289,6 +293,23 @@ class Node:
                     log.warning("could not sign an audit checkpoint; will retry")
 
         thread = threading.Thread(target=loop, name="strongroom-checkpoints", daemon=True)
+        thread.start()
+        self._background.append(thread)
+
+    def start_token_purger(self) -> None:
+        """Purge token values past their retention in the background, until `close`."""
+
+        def loop() -> None:
+            while not self._stopping.wait(self.settings.token_purge_interval_seconds):
+                if self.seal_manager.sealed:
+                    continue
+                try:
+                    if self.vault.purge_due():
+                        self.vault.purge(Call("", "system"))
+                except StrongroomError:
+                    log.warning("could not purge expired token values; will retry")
+
+        thread = threading.Thread(target=loop, name="strongroom-token-purge", daemon=True)
         thread.start()
         self._background.append(thread)
 

@@ -9,7 +9,16 @@ from strongroom.api import problems
 from strongroom.api.deps import get_node
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
-from strongroom.api.routes import audit, audit_tree, auth, connectors, secrets, sys, wellknown
+from strongroom.api.routes import (
+    audit,
+    audit_tree,
+    auth,
+    connectors,
+    secrets,
+    sys,
+    tokens,
+    wellknown,
+)
 from strongroom.node import Node
 
 # Routes that answer while sealed; every other route answers 503 until unsealed.
@@ -60,7 +69,7 @@ def create_app(node: Node) -> FastAPI:
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
     app.state.metrics = metrics
     problems.install(app)
-    for module in (sys, auth, audit, audit_tree, wellknown):
+    for module in (sys, auth, audit, audit_tree, wellknown, tokens):
         app.include_router(module.router)
     app.include_router(secrets.router)
     app.include_router(connectors.router)

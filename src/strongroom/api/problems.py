@@ -46,6 +46,8 @@ def from_error(error: StrongroomError, request_id: str | None) -> JSONResponse:
     headers = None
     if isinstance(error, AuthError) and error.status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="strongroom"'}
+    if error.status == 429 and isinstance(error.extra.get("retry_after"), int):
+        headers = {"Retry-After": str(error.extra["retry_after"])}
     return problem_response(
         error.status, error.type_uri, error.title, error.detail, request_id, error.extra, headers
     )

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from strongroom import __version__
-from strongroom.cli import audit, audit_bundle, operator, run, secrets, serve, token
+from strongroom.cli import audit, audit_bundle, operator, run, secrets, serve, token, tokens
 from strongroom.cli.client import CliError
 from strongroom.cli.output import errors
 from strongroom.errors import StrongroomError
@@ -29,6 +29,7 @@ audit_bundle.register(audit.app)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.command("run")(run.run)
+app.add_typer(tokens.app, name="tokens")
 
 
 @app.command()

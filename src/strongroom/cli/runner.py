@@ -22,6 +22,7 @@ def _serve(settings: Settings, node: Node) -> None:
     host, port = split_addr(settings.addr)
     app = create_app(node)
     node.start_checkpointer()
+    node.start_token_purger()
     config = uvicorn.Config(
         app,
         host=host,

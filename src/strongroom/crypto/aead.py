@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -44,6 +45,28 @@ def encrypt(key: bytes, plaintext: bytes, associated_data: bytes, *, key_version
     nonce = os.urandom(NONCE_BYTES)
     body = AESGCM(key).encrypt(nonce, plaintext, header + associated_data)
     return header + nonce + body
+
+
+def encrypt_many(
+    key: bytes, items: Sequence[tuple[bytes, bytes]], *, key_version: int
+) -> list[bytes]:
+    """`encrypt` of many ``(plaintext, associated_data)`` pairs under one key.
+
+    The same blobs as one `encrypt` call each (a fresh random nonce per item), with the
+    key schedule made once for the whole batch.
+    """
+    if len(key) != KEY_BYTES:
+        raise ValueError("key must be 32 bytes")
+    if not 0 <= key_version < 2**32:
+        raise ValueError("key_version out of range")
+    header = _HEADER.pack(FORMAT_V1, key_version)
+    seal = AESGCM(key).encrypt
+    urandom = os.urandom
+    out = []
+    for plaintext, associated_data in items:
+        nonce = urandom(NONCE_BYTES)
+        out.append(header + nonce + seal(nonce, plaintext, header + associated_data))
+    return out
 
 
 def key_version(blob: bytes) -> int:

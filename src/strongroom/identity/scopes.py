@@ -44,6 +44,10 @@ PARAMETERISED: dict[str, str] = {
     SECRETS_WRITE: "<app>: write, rotate, delete and undelete an app's secrets",
     SECRETS_ADMIN: "<app>: revoke, destroy versions, disable every secret of an app",
     CONNECTORS_CALL: "<connector>: send requests through a connector of the gateway",
+    "tokens:tokenize:": "tokenize values under a policy: tokens:tokenize:<app>/<policy>",
+    "tokens:detokenize:": "detokenize (with a stated purpose): tokens:detokenize:<app>/<policy>",
+    "tokens:reveal:": "see plain values when detokenizing: tokens:reveal:<app>/<policy>",
+    "tokens:admin:": "manage an app's token policies, erase and shred: tokens:admin:<app>",
 }
 
 MAX_SCOPES = 64

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -130,6 +139,71 @@ class AuditAlert(Base):
     actor: Mapped[str] = mapped_column(String(256))
     action: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str] = mapped_column(String(64))
+
+
+# -- tokenization vault (issue 6) ------------------------------------------------------------
+
+
+class TokenPolicy(Base):
+    """A token policy of an app (main database). ``spec`` is its JSON definition."""
+
+    __tablename__ = "token_policies"
+    __table_args__ = (UniqueConstraint("app", "name", name="uq_token_policies_app_name"),)
+
+    pid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[str] = mapped_column(Text)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    shredded_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TokenKey(Base):
+    """A wrapped key of a region's vault (region database): a region key or a policy key.
+
+    A region key is wrapped under the keyring's ``tokenize`` key; a policy key under its
+    region key. Deleting a row crypto-shreds everything beneath it.
+    """
+
+    __tablename__ = "token_keys"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    ident: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenValue(Base):
+    """A vaulted value (region database), sealed; ``sealed`` is NULL once erased or expired."""
+
+    __tablename__ = "token_values"
+    __table_args__ = (
+        UniqueConstraint("pid", "idx", name="uq_token_values_pid_idx"),
+        Index("ix_token_values_expires_us", "expires_us"),
+    )
+
+    pid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    idx: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TokenRequest(Base):
+    """The sealed answer to an idempotent tokenize call (region database)."""
+
+    __tablename__ = "token_requests"
+
+    pid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    body_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    result: Mapped[bytes] = mapped_column(LargeBinary)
+    created_us: Mapped[int] = mapped_column(BigInteger)
 
 
 # -- managed secrets (issue 5) ------------------------------------------------------------

@@ -1,0 +1,172 @@
+"""Token policies (main database) and vaulted values (each region's database)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from strongroom.errors import ConflictError
+from strongroom.store.models import TokenPolicy, TokenRequest, TokenValue
+
+LIVE = "live"
+ERASED = "erased"
+EXPIRED = "expired"
+_CHUNK = 1000
+
+
+def add_policy(session: Session, policy: TokenPolicy) -> None:
+    try:
+        with session.begin_nested():
+            session.add(policy)
+            session.flush()
+    except IntegrityError:
+        raise ConflictError("this app already has a policy of that name") from None
+
+
+def policy(session: Session, app: str, name: str) -> TokenPolicy | None:
+    stmt = select(TokenPolicy).where(TokenPolicy.app == app, TokenPolicy.name == name)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def policies(session: Session, app: str) -> Sequence[TokenPolicy]:
+    stmt = select(TokenPolicy).where(TokenPolicy.app == app).order_by(TokenPolicy.name)
+    return session.execute(stmt).scalars().all()
+
+
+def policies_in_region(session: Session, region: str) -> Sequence[TokenPolicy]:
+    stmt = select(TokenPolicy).where(TokenPolicy.region == region)
+    return session.execute(stmt).scalars().all()
+
+
+def mark_shredded(session: Session, pids: Iterable[str], now_us: int) -> None:
+    ids = list(pids)
+    for start in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(TokenPolicy)
+            .where(TokenPolicy.pid.in_(ids[start : start + _CHUNK]))
+            .values(shredded_us=now_us)
+        )
+
+
+def values_by_ref(session: Session, pid: str, refs: Sequence[bytes]) -> dict[bytes, TokenValue]:
+    found: dict[bytes, TokenValue] = {}
+    unique = list(dict.fromkeys(refs))
+    for start in range(0, len(unique), _CHUNK):
+        stmt = select(TokenValue).where(
+            TokenValue.pid == pid, TokenValue.ref.in_(unique[start : start + _CHUNK])
+        )
+        for row in session.execute(stmt).scalars():
+            found[row.ref] = row
+    return found
+
+
+def states_by_ref(session: Session, pid: str, refs: Sequence[bytes]) -> dict[bytes, str]:
+    """ref -> state of the values that exist among ``refs`` (no row objects: hot path)."""
+    found: dict[bytes, str] = {}
+    unique = list(dict.fromkeys(refs))
+    for start in range(0, len(unique), _CHUNK):
+        stmt = select(TokenValue.ref, TokenValue.state).where(
+            TokenValue.pid == pid, TokenValue.ref.in_(unique[start : start + _CHUNK])
+        )
+        found.update((ref, state) for ref, state in session.execute(stmt))
+    return found
+
+
+def refs_by_index(session: Session, pid: str, indexes: Sequence[bytes]) -> dict[bytes, bytes]:
+    """index -> ref of live deterministic values."""
+    found: dict[bytes, bytes] = {}
+    unique = list(dict.fromkeys(indexes))
+    for start in range(0, len(unique), _CHUNK):
+        stmt = select(TokenValue.idx, TokenValue.ref).where(
+            TokenValue.pid == pid, TokenValue.idx.in_(unique[start : start + _CHUNK])
+        )
+        for idx, ref in session.execute(stmt):
+            if idx is not None:
+                found[idx] = ref
+    return found
+
+
+#: Column order of the rows `insert_values` takes.
+VALUE_COLUMNS = ("pid", "ref", "idx", "sealed", "key_version", "state", "created_us", "expires_us")
+ValueRow = tuple[str, bytes, bytes | None, bytes, int, str, int, int | None]
+_INSERT = (
+    "INSERT INTO token_values (pid, ref, idx, sealed, key_version, state, created_us, expires_us)"
+)
+_INSERT_QMARK = _INSERT + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_FORMAT = _INSERT + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def insert_values(session: Session, rows: list[ValueRow]) -> None:
+    """Insert many values with the driver's ``executemany`` (this is the hot path: no
+    per-row SQLAlchemy parameter processing; rows are tuples in `VALUE_COLUMNS` order)."""
+    if not rows:
+        return
+    connection = session.connection()
+    sql = _INSERT_QMARK if connection.dialect.paramstyle == "qmark" else _INSERT_FORMAT
+    try:
+        connection.exec_driver_sql(sql, rows)
+    except IntegrityError:
+        raise ConflictError("another call stored the same value at the same time; retry") from None
+
+
+def delete_refs(session: Session, pid: str, refs: Sequence[bytes]) -> None:
+    for start in range(0, len(refs), _CHUNK):
+        session.execute(
+            delete(TokenValue).where(
+                TokenValue.pid == pid, TokenValue.ref.in_(refs[start : start + _CHUNK])
+            )
+        )
+
+
+def erase(session: Session, pid: str, refs: Sequence[bytes]) -> int:
+    count = 0
+    for start in range(0, len(refs), _CHUNK):
+        result = session.execute(
+            update(TokenValue)
+            .where(
+                TokenValue.pid == pid,
+                TokenValue.ref.in_(refs[start : start + _CHUNK]),
+                TokenValue.state == LIVE,
+            )
+            .values(sealed=None, idx=None, state=ERASED)
+        )
+        count += int(getattr(result, "rowcount", 0) or 0)
+    return count
+
+
+def purge_expired(session: Session, now_us: int) -> int:
+    result = session.execute(
+        update(TokenValue)
+        .where(TokenValue.state == LIVE, TokenValue.expires_us <= now_us)
+        .values(sealed=None, idx=None, state=EXPIRED)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_requests(session: Session, before_us: int) -> None:
+    session.execute(delete(TokenRequest).where(TokenRequest.created_us < before_us))
+
+
+def request(session: Session, pid: str, key_hash: bytes) -> TokenRequest | None:
+    return session.get(TokenRequest, (pid, key_hash))
+
+
+def add_request(session: Session, row: TokenRequest) -> None:
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise ConflictError("a call with this idempotency key is under way; retry") from None
+
+
+def any_expired(session: Session, now_us: int) -> bool:
+    stmt = (
+        select(TokenValue.ref)
+        .where(TokenValue.state == LIVE, TokenValue.expires_us <= now_us)
+        .limit(1)
+    )
+    return session.execute(stmt).first() is not None

@@ -1,0 +1,60 @@
+"""The opaque token format: ``tok_<region>_<base64url(ref ‖ tag)>``.
+
+``ref`` is 16 random bytes naming the vault row; ``tag`` is the first 8 bytes of an
+HMAC-SHA256 under the policy's tag key over the region and ``ref``. A token changed,
+truncated, forged, or issued under another policy (another app's policies included) fails
+the tag and is refused without touching the store, with one `InvalidTokenError` for all
+those cases. The region is in clear so a token sent to the wrong region is refused as such.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import re
+
+from strongroom.errors import InvalidTokenError
+
+REF_BYTES = 16
+TAG_BYTES = 8
+PREFIX = "tok_"
+_TOKEN = re.compile(r"^tok_([a-z][a-z0-9-]{0,15})_([A-Za-z0-9_-]{32})$")
+MAX_TOKEN_CHARS = 64
+
+
+def new_ref() -> bytes:
+    return os.urandom(REF_BYTES)
+
+
+def tag(key: bytes, region: str, ref: bytes) -> bytes:
+    return hmac.digest(key, region.encode() + b"\x00" + ref, "sha256")[:TAG_BYTES]
+
+
+def encode(key: bytes, region: str, ref: bytes) -> str:
+    body = base64.urlsafe_b64encode(ref + tag(key, region, ref)).rstrip(b"=").decode()
+    return f"{PREFIX}{region}_{body}"
+
+
+def region_of(token: str) -> str:
+    """The region a token names; `InvalidTokenError` if it is not an opaque token at all."""
+    match = (
+        _TOKEN.match(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_CHARS else None
+    )
+    if match is None:
+        raise InvalidTokenError("not a token of this policy")
+    return match.group(1)
+
+
+def decode(key: bytes, token: str) -> bytes:
+    """The ref of a token whose tag verifies under ``key``; `InvalidTokenError` otherwise."""
+    region = region_of(token)
+    try:
+        raw = base64.urlsafe_b64decode(token[len(PREFIX) + len(region) + 1 :] + "=")
+    except (binascii.Error, ValueError):
+        raise InvalidTokenError("not a token of this policy") from None
+    ref, mac = raw[:REF_BYTES], raw[REF_BYTES:]
+    if len(raw) != REF_BYTES + TAG_BYTES or not hmac.compare_digest(mac, tag(key, region, ref)):
+        raise InvalidTokenError("not a token of this policy")
+    return ref

@@ -1,0 +1,114 @@
+"""The per-value work of tokenizing: sealing opaque values, format-preserving encryption.
+
+Pure functions over one policy's keys; the vault service does the storage and auditing.
+Item errors are returned by index rather than raised, so a batch can report every bad
+item at once and then write nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from strongroom.crypto import aead
+from strongroom.crypto.fpe import FF1, FF3_1
+from strongroom.errors import FormatError, StrongroomError
+from strongroom.tokenize.keys import PolicyKeys
+from strongroom.tokenize.policy import PolicySpec
+
+ItemErrors = dict[int, StrongroomError]
+
+
+def value_aad(app: str, name: str, region: str, ref: bytes) -> bytes:
+    """Associated data of a sealed value: app, policy, region and token ref."""
+    return b"\x00".join(
+        [b"strongroom/tokenize/value/v1", app.encode(), name.encode(), region.encode(), ref]
+    )
+
+
+def seal(keys: PolicyKeys, value: str, aad: bytes) -> bytes:
+    return aead.encrypt(keys.seal, value.encode("utf-8"), aad, key_version=keys.version)
+
+
+def seal_many(keys: PolicyKeys, items: Sequence[tuple[str, bytes]]) -> list[bytes]:
+    """`seal` of many ``(value, aad)`` pairs, with one AES key schedule."""
+    pairs = [(value.encode("utf-8"), aad) for value, aad in items]
+    return aead.encrypt_many(keys.seal, pairs, key_version=keys.version)
+
+
+def unseal(keys: PolicyKeys, blob: bytes, aad: bytes) -> str:
+    return aead.decrypt(keys.seal, blob, aad).decode("utf-8")
+
+
+def check_values(spec: PolicySpec, values: Sequence[str]) -> ItemErrors:
+    """Every value that does not fit the policy's format, by index."""
+    fmt = spec.value_format
+    errors: ItemErrors = {}
+    for i, value in enumerate(values):
+        try:
+            fmt.check(value)
+        except FormatError as exc:
+            errors[i] = exc
+    return errors
+
+
+def fpe(
+    spec: PolicySpec, keys: PolicyKeys, texts: Sequence[str], *, encrypt: bool
+) -> tuple[list[str], ItemErrors]:
+    """Encipher (or decipher) the changeable characters of each text, keeping its shape.
+
+    The last ``keep_last`` changeable characters stay in clear; what remains must meet the
+    cipher's domain minimum (radix ** length >= 1,000,000), or the item fails.
+    """
+    fmt = spec.value_format
+    tweak = bytes.fromhex(spec.tweak)
+    cipher: FF1 | FF3_1
+    if spec.cipher == "ff1":
+        cipher = FF1(keys.fpe, fmt.alphabet)
+    else:
+        cipher = FF3_1(keys.fpe, fmt.alphabet)
+        tweak = tweak[:7]
+    errors: ItemErrors = {}
+    spots: list[list[int]] = []
+    heads: list[str] = []
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, text in enumerate(texts):
+        positions = fmt.positions(text)
+        cut = len(positions) - spec.keep_last
+        positions = positions[: max(cut, 0)]
+        spots.append(positions)
+        heads.append("".join(text[p] for p in positions))
+        if cut < cipher.min_length:
+            errors[i] = FormatError(
+                f"too short for format-preserving tokens: at least {cipher.min_length} "
+                f"enciphered characters are needed (after keep_last {spec.keep_last})"
+            )
+        else:
+            by_length[cut].append(i)
+    outs = list(heads)
+    for indexes in by_length.values():
+        group = [heads[i] for i in indexes]
+        try:
+            if isinstance(cipher, FF1):
+                done = (
+                    cipher.encrypt_many(group, tweak)
+                    if encrypt
+                    else cipher.decrypt_many(group, tweak)
+                )
+            else:
+                done = [
+                    cipher.encrypt(t, tweak) if encrypt else cipher.decrypt(t, tweak) for t in group
+                ]
+        except FormatError as exc:  # FF3-1's maximum length: the whole group shares it
+            for i in indexes:
+                errors[i] = FormatError(exc.detail.split(": ", 1)[-1])
+            continue
+        for i, out in zip(indexes, done, strict=True):
+            outs[i] = out
+    results: list[str] = []
+    for i, text in enumerate(texts):
+        chars = list(text)
+        for p, ch in zip(spots[i], outs[i], strict=True):
+            chars[p] = ch
+        results.append("".join(chars))
+    return results, errors
