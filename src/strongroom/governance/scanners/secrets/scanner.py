@@ -69,14 +69,20 @@ class SecretsScanner:
         """Every secret in ``file``, in order of position."""
         carry = b""
         line_base = 1
+        column_base = 0  # bytes of the current line already passed in earlier chunks
         for chunk in _chunks_with_eof(file, self.limits.chunk_bytes):
             data, eof = chunk
             buffer = carry + data
             cut = len(buffer) if eof else _cut(buffer, self._window)
             for candidate, line, column in self._scan_buffer(buffer, cut):
-                yield self._finding(file.path, candidate, line_base + line, column)
+                shift = column_base if line == 0 else 0
+                yield self._finding(file.path, candidate, line_base + line, column + shift)
             if not eof:
-                line_base += buffer.count(b"\n", 0, cut)
+                newlines = buffer.count(b"\n", 0, cut)
+                line_base += newlines
+                column_base = column_base + cut if newlines == 0 else cut - buffer.rfind(
+                    b"\n", 0, cut
+                ) - 1
                 carry = buffer[cut:]
 
     def scan_text(self, text: str, path: str = "<text>") -> list[Finding]:
