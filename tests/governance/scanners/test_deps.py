@@ -135,7 +135,10 @@ def test_requirements_and_pyproject(tmp_path: Path, store: Path) -> None:
 
 
 def test_poetry_and_uv_locks(tmp_path: Path, store: Path) -> None:
-    lock = '[[package]]\nname = "requests"\nversion = "{}"\n\n[[package]]\nname = "idna"\nversion = "3.7"\n'
+    lock = (
+        '[[package]]\nname = "requests"\nversion = "{}"\n\n'
+        '[[package]]\nname = "idna"\nversion = "3.7"\n'
+    )
     root = app(
         tmp_path, {"poetry.lock": lock.format("2.18.4"), "sub/uv.lock": lock.format("2.32.3")}
     )
@@ -253,7 +256,7 @@ def test_bad_exports_leave_the_store_unchanged(tmp_path: Path, store: Path) -> N
     with zipfile.ZipFile(tmp_path / "badjson.zip", "w") as archive:
         archive.writestr("a.json", json.dumps(PYSEC_REQUESTS))
         archive.writestr("b.json", "{oops")
-    with pytest.raises(AdvisoryDataError, match="'b.json' is not valid JSON"):
+    with pytest.raises(AdvisoryDataError, match=r"'b\.json' is not valid JSON"):
         import_export(tmp_path / "badjson.zip", store)
     with pytest.raises(AdvisoryDataError, match="no advisory for PyPI or npm"):
         import_export(export_zip(tmp_path / "maven.zip", [MAVEN]), store)
