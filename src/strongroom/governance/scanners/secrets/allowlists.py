@@ -24,11 +24,14 @@ class Allowlist:
     description: str
     secret: re.Pattern[str] | None = None
     line: re.Pattern[str] | None = None
+    key: re.Pattern[str] | None = None
     generic_only: bool = False
 
-    def matches(self, secret: str, line: str) -> bool:
-        """Whether this allowlist drops a candidate ``secret`` found on ``line``."""
+    def matches(self, secret: str, line: str, key: str | None = None) -> bool:
+        """Whether this allowlist drops ``secret`` found on ``line`` (assigned to ``key``)."""
         if self.secret is not None and self.secret.search(secret):
+            return True
+        if self.key is not None and key is not None and self.key.search(key):
             return True
         return self.line is not None and self.line.search(line) is not None
 
@@ -66,7 +69,28 @@ DEFAULT_ALLOWLISTS: tuple[Allowlist, ...] = (
         "a generic rule's value is a name, a path, a URL or a regular expression",
         secret=re.compile(
             r"^[A-Za-z_.-]+$|^(?:/|\./|\.\./|https?://)|\\[wdsbWDS]|\[[^\]]*-[^\]]*\]|\(\?|"
+            r"^[A-Za-z_.-]+(?:/[A-Za-z0-9_.-]+)+$|"
             r"^[\w.-]+\.(?:py|js|ts|json|ya?ml|txt|html|pem|key|crt|cfg|ini|env)$"
+        ),
+        generic_only=True,
+    ),
+    Allowlist(
+        "names-not-values",
+        "a generic rule's key names something about a secret (its name, file, type, URL)",
+        key=re.compile(
+            r"(?i)(?:name|template|field|file|path|url|uri|id|type|prefix|header|page|label|"
+            r"rules|regex|pattern|env|var|length|len|min|max|count|hash|digest|format|mode|"
+            r"policy|endpoint|param|column|attr|storage_key|cookie_name)[\"']?$"
+        ),
+        generic_only=True,
+    ),
+    Allowlist(
+        "provider-shaped",
+        "a generic rule's value has a provider's format, which that provider's rule judged "
+        "(a bad checksum, a placeholder) and rejected",
+        secret=re.compile(
+            r"^(?:gh[pousr]_|github_pat_|xox[a-z]-|[sr]k_(?:live|test)_|A[KS]IA|glpat-|SG\.|"
+            r"npm_|sk-(?:proj-|ant-)|AIza|GOCSPX-|hf_|shp(?:at|ca|pa|ss)_|key-|eyJ)"
         ),
         generic_only=True,
     ),

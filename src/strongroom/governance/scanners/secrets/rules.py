@@ -408,6 +408,24 @@ RULES: tuple[Rule, ...] = (
         counter_examples=("shpat_" + "0" * 32,),
     ),
     Rule(
+        id="cli-basic-auth",
+        description="Password given to curl/wget/httpie on the command line",
+        keywords=("curl", "wget", "http "),
+        pattern=_re(
+            r"\b(?:curl|wget|http)\b[^\n]*?\s(?:-u|--user|--http-user|-a|--auth)[ =]+[\"']?"
+            r"[^:\s\"'$]{1,64}:(?P<secret>[^\s\"'@$]{6,128})"
+        ),
+        severity="high",
+        confidence="medium",
+        entropy=2.8,
+        examples=("curl -u deploy:Rk8#vT2qLw9z https://registry.internal/v2/",),
+        counter_examples=(
+            'curl -u "$USER:$PASSWORD" https://registry.internal/v2/',
+            "curl -u admin:changeme http://localhost:8080",
+            "curl -H 'Accept: json' https://x.io",
+        ),
+    ),
+    Rule(
         id="private-key",
         description="Private key (PEM)",
         keywords=("-----begin",),
@@ -493,10 +511,10 @@ RULES: tuple[Rule, ...] = (
             "credential",
         ),
         pattern=_re(
-            r"(?i)(?<![A-Za-z0-9])[\"']?" + _GENERIC_KEYS + r"[\"']?\s*(?:=|:=|:|=>|==)\s*"
+            r"(?i)(?<![A-Za-z0-9])(?P<key>[\"']?" + _GENERIC_KEYS + r"[\"']?)\s*(?:=|:=|:|=>|==)\s*"
             r"(?:[rbuf]|[A-Za-z_]+\()?(?P<q>[\"'`])(?P<secret>[^\"'`\s]{8,200})(?P=q)"
-            r"|^\s*(?:export\s+)?(?-i:[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|API_KEY|APIKEY|TOKEN|"
-            r"CREDENTIALS?)[A-Z0-9_]*)\s*=\s*(?P<env>[A-Za-z0-9+/=_.:@%!*&^~-]{8,200})\s*$",
+            r"|^\s*(?:export\s+)?(?P<envkey>(?-i:[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|API_KEY|APIKEY|"
+            r"TOKEN|CREDENTIALS?)[A-Z0-9_]*))\s*=\s*(?P<env>[A-Za-z0-9+/=_.:@%!*&^~-]{8,200})\s*$",
             re.MULTILINE,
         ),
         severity="high",
@@ -518,6 +536,9 @@ RULES: tuple[Rule, ...] = (
             'secret = "changeme"',
             "password = get_password()",
             'token_url = "https://oauth2.example.org/token"',
+            'password_reset_template = "emails/reset_2fa.html"',
+            'secret_name = "orders/stripe-9x"',
+            'bad_token = "ghp_ikWMgISuSw8P1FGNmtjwHsGQeZ52G6AAAAAA"',
         ),
     ),
 )

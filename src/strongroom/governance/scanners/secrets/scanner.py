@@ -80,9 +80,9 @@ class SecretsScanner:
             if not eof:
                 newlines = buffer.count(b"\n", 0, cut)
                 line_base += newlines
-                column_base = column_base + cut if newlines == 0 else cut - buffer.rfind(
-                    b"\n", 0, cut
-                ) - 1
+                column_base = (
+                    column_base + cut if newlines == 0 else cut - buffer.rfind(b"\n", 0, cut) - 1
+                )
                 carry = buffer[cut:]
 
     def scan_text(self, text: str, path: str = "<text>") -> list[Finding]:
@@ -142,13 +142,16 @@ class SecretsScanner:
             line_start = buffer.rfind(b"\n", 0, match.start()) + 1
             line_end = buffer.find(b"\n", match.start())
             line = buffer[line_start : line_end if line_end >= 0 else len(buffer)]
-            if self._allowed(rule, secret, line.decode("utf-8", "replace")):
+            groups = match.groupdict()
+            key = groups.get("key") or groups.get("envkey")
+            key_text = key.decode("utf-8", "replace") if key is not None else None
+            if self._allowed(rule, secret, line.decode("utf-8", "replace"), key_text):
                 continue
             yield Candidate(rule, match.start(group), match.end(group), secret)
 
-    def _allowed(self, rule: Rule, secret: str, line: str) -> bool:
+    def _allowed(self, rule: Rule, secret: str, line: str, key: str | None) -> bool:
         return any(
-            allow.matches(secret, line)
+            allow.matches(secret, line, key)
             for allow in self.allowlists
             if rule.generic or not allow.generic_only
         )
