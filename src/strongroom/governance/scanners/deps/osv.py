@@ -169,7 +169,7 @@ def _rows(member: str, record: dict[str, Any]) -> Iterator[tuple[str, str, str, 
         yield ecosystem, name, record["id"], summary, severity, json.dumps(entries)
 
 
-def _severity(record: dict[str, Any]) -> str:
+def _severity(record: dict[str, Any]) -> Severity:
     specific = record.get("database_specific")
     if isinstance(specific, dict):
         found = _SEVERITY.get(str(specific.get("severity", "")).upper())
@@ -212,7 +212,9 @@ class AdvisoryStore:
         found = []
         for advisory_id, summary, severity, affected in rows:
             if any(_affects(entry, version, ecosystem) for entry in json.loads(affected)):
-                found.append(Advisory(advisory_id, summary, severity))
+                found.append(
+                    Advisory(advisory_id, summary, _SEVERITY.get(severity.upper(), "high"))
+                )
         return found
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from strongroom.errors import AdvisoryDataError
 from strongroom.governance.scanners.deps.manifests import Dependency, parser_for
 from strongroom.governance.scanners.deps.osv import AdvisoryStore, normalise
-from strongroom.governance.scanners.findings import Finding, Skipped, fingerprint
+from strongroom.governance.scanners.findings import Finding, Severity, Skipped, fingerprint
 from strongroom.governance.scanners.limits import ScanLimits
 from strongroom.governance.scanners.options import ScanOptions
 from strongroom.governance.scanners.sources import SourceFile
@@ -68,7 +68,7 @@ class DepsScanner:
             yield self._finding(path, dep, advisory.id, advisory.severity, message, shown)
 
     def _finding(
-        self, path: str, dep: Dependency, rule_id: str, severity: str, message: str, value: str
+        self, path: str, dep: Dependency, rule_id: str, severity: Severity, message: str, value: str
     ) -> Finding:
         return Finding(
             scanner=self.name,
@@ -76,7 +76,7 @@ class DepsScanner:
             file=path,
             line=dep.line,
             column=1,
-            severity=severity,  # type: ignore[arg-type]
+            severity=severity,
             confidence="high",
             fingerprint=fingerprint(self.name, rule_id, path, value),
             message=message[:400],
