@@ -42,7 +42,8 @@ class DepsScanner:
         try:
             text = file.read(self.limits.max_file_bytes).decode("utf-8")
             dependencies = list(parse(text))
-        except (ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except (ValueError, TypeError, AttributeError, tomllib.TOMLDecodeError) as exc:
+            # A manifest of the wrong shape (a list where a table belongs) lands here too.
             self.notes.append(Skipped(file.path, f"unparsable manifest: {type(exc).__name__}"))
             return
         for dependency in dependencies:
