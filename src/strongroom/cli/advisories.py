@@ -10,8 +10,6 @@ import typer
 from strongroom.cli.client import CliError, JsonOption
 from strongroom.cli.output import console, emit_json
 from strongroom.errors import ScanError
-from strongroom.governance.scanners.deps import AdvisoryStore, import_export
-from strongroom.governance.scanners.options import ADVISORY_DB_NAME
 
 app = typer.Typer(help="The local OSV advisory store (offline dependency scans).")
 
@@ -28,6 +26,9 @@ def import_command(
     json: JsonOption = False,
 ) -> None:
     """Import an OSV export (one JSON record per advisory, zipped); replaces the store."""
+    from strongroom.governance.scanners.deps import import_export
+    from strongroom.governance.scanners.options import ADVISORY_DB_NAME
+
     store = data_dir / ADVISORY_DB_NAME
     try:
         summary = import_export(archive, store)
@@ -55,6 +56,9 @@ def import_command(
 @app.command("status")
 def status_command(data_dir: DataDirOption = Path(".strongroom"), json: JsonOption = False) -> None:
     """Say whether a store exists and how many package advisories it holds."""
+    from strongroom.governance.scanners.deps import AdvisoryStore
+    from strongroom.governance.scanners.options import ADVISORY_DB_NAME
+
     store_path = data_dir / ADVISORY_DB_NAME
     try:
         store = AdvisoryStore(store_path)

@@ -1,5 +1,8 @@
 """``strongroom scan secrets|deps|patterns PATH...``: one pre-flight scanner, offline.
 
+The scanners are imported when a scan runs, so other commands do not pay for compiling the
+rules.
+
 Exit status: 0 when nothing blocking was found, 1 when a blocking finding remains (after
 the baseline), 2 when the scan could not run (a missing path, an unsafe archive).
 """
@@ -12,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,12 +25,9 @@ from rich.table import Table
 from strongroom.cli.client import CliError
 from strongroom.cli.output import console, emit_json, errors
 from strongroom.errors import ScanError
-from strongroom.governance.scanners import ScanOptions, ScanReport, scan_paths, scan_sources
-from strongroom.governance.scanners import baseline as baselines
-from strongroom.governance.scanners.limits import ScanLimits
-from strongroom.governance.scanners.options import ADVISORY_DB_NAME
-from strongroom.governance.scanners.sarif import to_sarif
-from strongroom.governance.scanners.staged import staged_sources
+
+if TYPE_CHECKING:
+    from strongroom.governance.scanners import ScanOptions, ScanReport
 
 app = typer.Typer(help="Pre-flight scans of an app's source (offline, no server).")
 
@@ -72,6 +72,8 @@ def secrets(
     output: OutputOption = None,
 ) -> None:
     """Find credentials: cloud, VCS, payment, chat, e-mail and AI keys, private keys..."""
+    from strongroom.governance.scanners.options import ScanOptions
+
     _run("secrets", paths, staged, fmt, json, baseline, write_baseline, output, ScanOptions())
 
 
@@ -91,6 +93,8 @@ def deps(
     ] = Path(".strongroom"),
 ) -> None:
     """Find vulnerable (OSV) and banned packages in manifests and lockfiles."""
+    from strongroom.governance.scanners.options import ADVISORY_DB_NAME, ScanOptions
+
     options = ScanOptions(advisory_db=advisories or data_dir / ADVISORY_DB_NAME)
     _run("deps", paths, False, fmt, json, baseline, write_baseline, output, options)
 
@@ -109,6 +113,8 @@ def patterns(
     ] = None,
 ) -> None:
     """Find insecure patterns: tokens in web storage, http://, TLS off, eval, CORS *..."""
+    from strongroom.governance.scanners.options import ScanOptions
+
     options = ScanOptions()
     if sensitive_host:
         options = ScanOptions(sensitive_hosts=(*options.sensitive_hosts, *sensitive_host))
@@ -126,6 +132,11 @@ def _run(
     output: Path | None,
     options: ScanOptions,
 ) -> None:
+    from strongroom.governance.scanners import baseline as baselines
+    from strongroom.governance.scanners import scan_paths, scan_sources
+    from strongroom.governance.scanners.limits import ScanLimits
+    from strongroom.governance.scanners.staged import staged_sources
+
     if json:
         fmt = Format.json
     if staged == bool(paths):
@@ -162,6 +173,8 @@ def _run(
 
 
 def _emit(report: ScanReport, fmt: Format, output: Path | None, suppressed: int) -> None:
+    from strongroom.governance.scanners.sarif import to_sarif
+
     if fmt is Format.table:
         _table(report, suppressed)
         return
