@@ -33,7 +33,11 @@ class Candidate:
 
 
 class SecretsScanner:
-    """Finds credentials with the `RULES` (or the given ones) and the allowlists."""
+    """Finds credentials with the `RULES` (or the given ones) and the allowlists.
+
+    An instance holds a hyperscan scratch space: use one per thread (`scan_path` builds
+    its own for every call).
+    """
 
     name = "secrets"
 
