@@ -86,17 +86,18 @@ def is_archive(path: Path) -> bool:
 
 
 def _walk(root: Path, limits: ScanLimits) -> Iterator[Item]:
+    """Depth first, entries by name: a folder's files, then its subfolders in order."""
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         directory, prefix = stack.pop()
         try:
             with os.scandir(directory) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name, reverse=True)
+                entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as exc:
             yield Skipped(prefix or ".", f"unreadable directory: {exc.strerror}")
             continue
         subdirs = []
-        for entry in reversed(entries):
+        for entry in entries:
             rel = f"{prefix}{entry.name}"
             try:
                 if entry.is_symlink():
@@ -111,7 +112,7 @@ def _walk(root: Path, limits: ScanLimits) -> Iterator[Item]:
                     yield Skipped(rel, "not a regular file")
             except OSError as exc:
                 yield Skipped(rel, f"unreadable: {exc.strerror}")
-        stack.extend(reversed(subdirs))
+        stack.extend(reversed(subdirs))  # popped in name order
 
 
 def _file(path: str, rel: str, size: int, limits: ScanLimits) -> Iterator[Item]:
