@@ -53,15 +53,18 @@ class SecretsScanner:
         self.limits = limits or ScanLimits()
         expressions: list[bytes] = []
         self._owners: list[tuple[int, ...]] = []
-        index: dict[bytes, list[int]] = {}
+        index: dict[tuple[bytes, bool], list[int]] = {}
         for number, rule in enumerate(self.rules):
             for keyword in rule.keywords:
-                expr = keyword.encode() if rule.keywords_are_regex else re.escape(keyword.encode())
-                index.setdefault(expr, []).append(number)
-        for expr, owners in index.items():
+                literal = not rule.keywords_are_regex
+                expr = re.escape(keyword.encode()) if literal else keyword.encode()
+                index.setdefault((expr, literal), []).append(number)
+        literals: list[bool] = []
+        for (expr, literal), owners in index.items():
             expressions.append(expr)
+            literals.append(literal)
             self._owners.append(tuple(owners))
-        self._prefilter = build_prefilter(expressions, engine)
+        self._prefilter = build_prefilter(expressions, literals, engine)
         self._window = max([rule.window for rule in self.rules] + [_LINE_SPAN])
 
     @property
