@@ -74,16 +74,21 @@ STATIC_RULES: tuple[PatternRule, ...] = (
         "plain-http-endpoint",
         "Plain http:// endpoint (not localhost): traffic and credentials travel in clear",
         _c(
-            r"[\"'`=(]\s*http://(?!" + _LOCAL + r"(?:[:/\"'`]|$))"
+            r"(?:[\"'`=(]|:\s)\s*http://(?!" + _LOCAL + r"(?:[:/\"'`]|$))"
             r"(?!(?:www\.)?(?:w3\.org|schemas\.|xmlns|purl\.org|json-schema\.org|ns\.adobe))"
             r"[A-Za-z0-9]"
         ),
         CODE | CONFIG,
         "medium",
         "medium",
-        ('API = "http://api.partner-payments.io/v1"', "fetch('http://10.2.3.4:8080/orders')"),
+        (
+            'API = "http://api.partner-payments.io/v1"',
+            "fetch('http://10.2.3.4:8080/orders')",
+            "  endpoint: http://crm.partner.io/api",
+        ),
         (
             'API = "http://localhost:8000"',
+            "  health: http://127.0.0.1:8080/health",
             'ns = "http://www.w3.org/2000/svg"',
             'URL = "https://api.partner-payments.io"',
         ),

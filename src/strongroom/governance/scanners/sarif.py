@@ -48,7 +48,6 @@ def _run(scanner: str, findings: list[Finding], report: ScanReport) -> dict[str,
             "driver": {
                 "name": f"strongroom-{scanner}",
                 "version": __version__,
-                "informationUri": "https://github.com/strongroom/strongroom",
                 "rules": list(rules.values()),
             }
         },
