@@ -44,19 +44,21 @@ DEFAULT_ALLOWLISTS: tuple[Allowlist, ...] = (
     ),
     Allowlist(
         "placeholder-words",
-        "the value holds a placeholder or stop word (example, changeme, your-..., redacted)",
+        "the value holds a placeholder or stop word (example, changeme, your-..., redacted, "
+        "scott/tiger)",
         secret=re.compile(
             r"example|placeholder|changeme|change[_-]me|your[_-]|[_-]here\b|redacted|dummy|"
             r"sample|insert|replace|xxxx|\.\.\.|\*\*\*|^(?:pass(?:word)?|secret|token)\d*$|"
-            r"^password|passw0rd|letmein|qwerty|123456",
+            r"^password|passw0rd|letmein|qwerty|123456|^tiger\b",
             re.IGNORECASE,
         ),
     ),
     Allowlist(
         "template-variables",
-        "the value is a template or variable reference (${X}, {{ x }}, <x>, %(x)s, $X)",
+        "the value is a template or variable reference (${X}, {{ x }}, {x}, <x>, %(x)s, $X)",
         secret=re.compile(
-            r"\$\{|\{\{|\}\}|^<.*>$|%\(|%[sdr]|\{\}|^\$[A-Za-z_]|^%[A-Z_]+%$|^@[A-Za-z_]"
+            r"\$\{|\{\{|\}\}|^<.*>$|%\(|%[sdr]|\{\}|\{[A-Za-z_][\w.]*(?:![rsa])?\}|"
+            r"^\$[A-Za-z_]|^%[A-Z_]+%$|^@[A-Za-z_]"
         ),
     ),
     Allowlist(

@@ -492,6 +492,7 @@ RULES: tuple[Rule, ...] = (
             "https://user:<password>@example.com/",
             "postgresql://app@db.internal/orders",
             "redis://:changeme@localhost:6379",
+            "mssql+pyodbc://scott:tiger^5HHH@mssql2017:1433/test",
         ),
     ),
     Rule(
@@ -539,6 +540,7 @@ RULES: tuple[Rule, ...] = (
             'password_reset_template = "emails/reset_2fa.html"',
             'secret_name = "orders/stripe-9x"',
             'bad_token = "ghp_ikWMgISuSw8P1FGNmtjwHsGQeZ52G6AAAAAA"',
+            "password = f'{prefix}-{tenant.slug}'",
         ),
     ),
 )
