@@ -25,7 +25,10 @@ def import_command(
     data_dir: DataDirOption = Path(".strongroom"),
     json: JsonOption = False,
 ) -> None:
-    """Import an OSV export (one JSON record per advisory, zipped); replaces the store."""
+    """Import an OSV export (one JSON record per advisory, zipped).
+
+    The export's ecosystems replace the same ecosystems in the store; others stay.
+    """
     from strongroom.governance.scanners.deps import import_export
     from strongroom.governance.scanners.options import ADVISORY_DB_NAME
 
@@ -47,7 +50,8 @@ def import_command(
         return
     console.print(
         f"Imported {summary.records} advisories for {summary.packages} package(s) "
-        f"({', '.join(summary.ecosystems)}) into {store}; {summary.skipped} record(s) "
+        f"({', '.join(summary.ecosystems)}, replacing their earlier advisories) into {store}; "
+        f"{summary.skipped} record(s) "
         "skipped (withdrawn or other ecosystems).",
         highlight=False,
     )

@@ -284,3 +284,34 @@ def test_store_lookup(store: Path) -> None:
         advisories.close()
     with pytest.raises(AdvisoryDataError, match="no advisory store"):
         AdvisoryStore(store.parent / "missing.sqlite")
+
+
+def test_imports_merge_by_ecosystem(tmp_path: Path) -> None:
+    store = tmp_path / "advisories.sqlite"
+    import_export(export_zip(tmp_path / "pypi.zip", [PYSEC_REQUESTS, GHSA_JINJA]), store)
+    import_export(export_zip(tmp_path / "npm.zip", [GHSA_LODASH]), store)
+    advisories = AdvisoryStore(store)
+    try:
+        assert [a.id for a in advisories.affecting("PyPI", "requests", "2.19.0")] == [
+            "PYSEC-2018-28"
+        ]
+        assert [a.id for a in advisories.affecting("npm", "lodash", "4.17.11")] == [
+            "GHSA-jf85-cpcp-j695"
+        ]
+    finally:
+        advisories.close()
+    # A newer PyPI export replaces PyPI only: the requests record is gone, lodash stays.
+    import_export(export_zip(tmp_path / "pypi2.zip", [GHSA_JINJA]), store)
+    advisories = AdvisoryStore(store)
+    try:
+        assert advisories.affecting("PyPI", "requests", "2.19.0") == []
+        assert [a.id for a in advisories.affecting("npm", "lodash", "4.17.11")] == [
+            "GHSA-jf85-cpcp-j695"
+        ]
+        assert advisories.count() == 2
+    finally:
+        advisories.close()
+    store.write_bytes(b"not a database")
+    with pytest.raises(AdvisoryDataError, match="unreadable"):
+        import_export(export_zip(tmp_path / "pypi3.zip", [GHSA_JINJA]), store)
+    assert store.read_bytes() == b"not a database"

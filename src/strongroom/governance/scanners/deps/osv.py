@@ -4,7 +4,8 @@ OSV publishes one zip per ecosystem (``PyPI/all.zip``, ``npm/all.zip``) holding 
 record per advisory (the OSV schema). `import_export` reads such a zip with bounds (member
 count, sizes, compression ratio, no traversal), keeps the ``affected`` entries of the
 ecosystems the scanner understands, and writes a SQLite file that replaces the old one
-atomically. `AdvisoryStore` answers "which advisories affect name@version".
+atomically (the export's ecosystems replace the same ecosystems in the store).
+`AdvisoryStore` answers "which advisories affect name@version".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -80,9 +82,11 @@ class ImportSummary:
 def import_export(archive: Path, store: Path) -> ImportSummary:
     """Import an OSV export zip into the SQLite file ``store`` (replaced atomically).
 
+    The export's ecosystems replace the same ecosystems in the store; others stay (import
+    PyPI's zip, then npm's, and both are there; a newer PyPI zip replaces only PyPI).
     Raises `AdvisoryDataError` if the file is not a zip or holds no usable record, a record
-    is not valid JSON of the OSV shape; `UnsafeArchiveError` for traversal or a bomb. On
-    any error the existing store is left unchanged.
+    is not valid JSON of the OSV shape, or the existing store is unreadable;
+    `UnsafeArchiveError` for traversal or a bomb. On any error the store is left unchanged.
     """
     try:
         zipped = zipfile.ZipFile(archive)
@@ -93,28 +97,43 @@ def import_export(archive: Path, store: Path) -> ImportSummary:
     partial.unlink(missing_ok=True)
     records = skipped = 0
     names: set[tuple[str, str]] = set()
+    replaced: set[str] = set()
     try:
+        if store.is_file():
+            shutil.copyfile(store, partial)
         with zipped, contextlib.closing(sqlite3.connect(partial)) as db:
-            db.executescript(_SCHEMA)
+            try:
+                if not store.is_file():
+                    db.executescript(_SCHEMA)
+                db.execute("SELECT count(*) FROM advisory").fetchone()
+            except sqlite3.Error as exc:
+                raise AdvisoryDataError(f"the store {store.name} is unreadable: {exc}") from None
             for member, record in _records(zipped):
                 rows = list(_rows(member, record))
                 if not rows:
                     skipped += 1
                     continue
                 records += 1
+                for ecosystem in {row[0] for row in rows} - replaced:
+                    db.execute("DELETE FROM advisory WHERE ecosystem = ?", (ecosystem,))
+                    replaced.add(ecosystem)
                 db.executemany("INSERT OR REPLACE INTO advisory VALUES (?, ?, ?, ?, ?, ?)", rows)
                 names.update((row[0], row[1]) for row in rows)
             if records == 0:
                 raise AdvisoryDataError(
                     f"{archive.name} holds no advisory for {' or '.join(ECOSYSTEMS)}"
                 )
-            db.execute("INSERT INTO meta VALUES ('source', ?)", (archive.name,))
+            for ecosystem in replaced:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    (f"source:{ecosystem}", archive.name),
+                )
             db.commit()
         os.replace(partial, store)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return ImportSummary(records, len(names), skipped, tuple(sorted({e for e, _ in names})))
+    return ImportSummary(records, len(names), skipped, tuple(sorted(replaced)))
 
 
 def _records(zipped: zipfile.ZipFile) -> Iterator[tuple[str, dict[str, Any]]]:
