@@ -5,14 +5,16 @@
 # Then the audit-trail benchmarks run with their defaults (bench/audit_append.py: durable appends
 # per second on SQLite and, if it answers on loopback, PostgreSQL; bench/audit_verify.py: offline
 # verification of a 1,000,000-event bundle), then bench/tokenize_batch.py (batch tokenize
-# throughput beside raw inserts, FF1 per core). Each runs even if one before it failed; the exit
-# status is the last non-zero one.
+# throughput beside raw inserts, FF1 per core) and bench/scan_secrets.py (the secret scanner vs
+# detect-secrets, installed into bench/.work/detect-secrets-venv). Each runs even if one before
+# it failed; the exit status is the last non-zero one.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 work="$here/.work"
 bao_venv="$work/openbao-venv"
+ds_venv="$work/detect-secrets-venv"
 project_python="$root/.venv/bin/python"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -60,6 +62,18 @@ ensure_bao() {
     "$bao_venv/bin/bao" version >/dev/null
 }
 
+ensure_detect_secrets() {
+    # The secret-scanning benchmark's peer, in its own venv so it never touches the project's.
+    if [[ -x "$ds_venv/bin/python" ]] && "$ds_venv/bin/python" -c "import detect_secrets" 2>/dev/null; then
+        return 0
+    fi
+    log "detect-secrets not found: installing it into ${ds_venv#"$root"/}"
+    mkdir -p "$work"
+    rm -rf "$ds_venv"
+    python3 -m venv "$ds_venv"
+    "$ds_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'detect-secrets==1.5.*'
+}
+
 if [[ ! -x "$project_python" ]]; then
     log "no project venv at .venv: run 'make bench' (it creates the venv first)"
     exit 1
@@ -83,5 +97,12 @@ log "audit trail: offline verification of a 1,000,000-event bundle"
 
 log "tokenization: batch tokenize values/s (service, API) vs raw inserts; FF1 per core"
 "$project_python" "$here/tokenize_batch.py" || status=$?
+log "secret scanning: throughput on site-packages, recall/precision on the corpus, vs detect-secrets"
+if ensure_detect_secrets; then
+    "$project_python" "$here/scan_secrets.py" || status=$?
+else
+    log "could not install detect-secrets"
+    status=1
+fi
 
 exit "$status"

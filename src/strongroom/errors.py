@@ -45,6 +45,9 @@ secret, a plaintext, a token or a share.
     │   └── UpstreamTimeoutError      504
     ├── SecretBackendError            503: the external secret store cannot take the request
     ├── BundleError                   an audit bundle does not verify (offline check)
+    ├── ScanError                     400: a pre-flight scan cannot run on its input
+    │   ├── UnsafeArchiveError        400: traversal, links, a bomb, too many/large members
+    │   └── AdvisoryDataError         400: an OSV export or advisory store is unusable
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
 """
@@ -148,6 +151,31 @@ class BundleError(StrongroomError):
     status = 400
     slug = "invalid-bundle"
     title = "Audit bundle does not verify"
+
+
+class ScanError(StrongroomError):
+    """A pre-flight scan cannot run on its input (a missing path, bad configuration)."""
+
+    status = 400
+    slug = "scan-refused"
+    title = "Scan refused"
+
+
+class UnsafeArchiveError(ScanError):
+    """An archive is refused: path traversal, a link, a bomb, or more than the bounds allow.
+
+    The detail names the member and the bound it broke; nothing is extracted to disk.
+    """
+
+    slug = "unsafe-archive"
+    title = "Unsafe archive"
+
+
+class AdvisoryDataError(ScanError):
+    """An OSV export cannot be imported, or the local advisory store cannot be read."""
+
+    slug = "advisory-data"
+    title = "Advisory data unusable"
 
 
 class SealError(StrongroomError):

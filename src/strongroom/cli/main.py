@@ -8,7 +8,18 @@ import typer
 from rich.markup import escape
 
 from strongroom import __version__
-from strongroom.cli import audit, audit_bundle, operator, run, secrets, serve, token, tokens
+from strongroom.cli import (
+    advisories,
+    audit,
+    audit_bundle,
+    operator,
+    run,
+    scan,
+    secrets,
+    serve,
+    token,
+    tokens,
+)
 from strongroom.cli.client import CliError
 from strongroom.cli.output import errors
 from strongroom.errors import StrongroomError
@@ -30,6 +41,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")
 app.command("run")(run.run)
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(scan.app, name="scan")
+app.add_typer(advisories.app, name="advisories")
 
 
 @app.command()
