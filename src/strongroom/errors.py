@@ -14,6 +14,7 @@ secret, a plaintext, a token or a share.
     │   ├── ShareError                a Shamir share is malformed or does not fit the set
     │   ├── NoteError                 a signed note is malformed or its signature fails
     │   ├── FormatError               400: a value, key or tweak does not fit an FPE cipher
+    │   ├── EnvelopeError             400: a DSSE envelope is malformed or does not verify
     │   └── ProofError                400: a Merkle inclusion or consistency proof fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
@@ -127,6 +128,14 @@ class ProofError(CryptoError):
     status = 400
     slug = "invalid-proof"
     title = "Invalid proof"
+
+
+class EnvelopeError(CryptoError):
+    """A DSSE envelope is malformed, or too few trusted keys signed it."""
+
+    status = 400
+    slug = "invalid-envelope"
+    title = "Invalid signed envelope"
 
 
 class BundleError(StrongroomError):
