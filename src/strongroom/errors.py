@@ -33,6 +33,7 @@ secret, a plaintext, a token or a share.
     │   ├── UnsupportedMediaTypeError 415
     │   └── ValidationFailedError     422
     ├── BundleError                   an audit bundle does not verify (offline check)
+    ├── PolicyError                   a policy bundle cannot be loaded or run (gate denies)
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
 """
@@ -241,6 +242,14 @@ class ValidationFailedError(RequestError):
     status = 422
     slug = "validation-failed"
     title = "Validation failed"
+
+
+class PolicyError(StrongroomError):
+    """A policy bundle cannot be loaded, compiled or run; the gate denies."""
+
+    status = 422
+    slug = "policy-failed"
+    title = "Policy could not be evaluated"
 
 
 class StoreError(StrongroomError):

@@ -1,0 +1,1 @@
+"""Governance: app manifests, pre-flight scans, the Rego policy gate, reviews and signing."""
