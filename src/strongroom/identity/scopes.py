@@ -17,6 +17,9 @@ SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
 AUDIT_HASH = "audit:hash"
+APPS_SUBMIT = "apps:submit"
+APPS_READ = "apps:read"
+REVIEWS_APPROVE = "reviews:approve"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -30,6 +33,9 @@ KNOWN: dict[str, str] = {
     AUDIT_READ: "read the audit trail",
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
+    APPS_SUBMIT: "submit an app's manifest for policy checks and review",
+    APPS_READ: "read apps, their submissions and approved manifests",
+    REVIEWS_APPROVE: "list, approve and deny submissions (never one's own)",
 }
 PARAMETERISED: dict[str, str] = {}
 
