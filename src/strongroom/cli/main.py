@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 
 from strongroom import __version__
-from strongroom.cli import audit, audit_bundle, operator, serve, token
+from strongroom.cli import app as app_cli
+from strongroom.cli import audit, audit_bundle, operator, review, serve, token
 from strongroom.cli.client import CliError
 from strongroom.cli.output import errors
 from strongroom.errors import StrongroomError
@@ -27,6 +28,8 @@ app.add_typer(operator.app, name="operator")
 app.add_typer(token.app, name="token")
 audit_bundle.register(audit.app)
 app.add_typer(audit.app, name="audit")
+app.add_typer(app_cli.app, name="app")
+app.add_typer(review.app, name="review")
 
 
 @app.command()
