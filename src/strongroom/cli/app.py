@@ -111,6 +111,7 @@ def _show_manifest_errors(exc: ManifestError, file: Path) -> None:
             f"[red]error[/] {escape(str(file))}:{err['line']}:{err['column']}: "
             f"{escape(where + err['message'])}",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -125,7 +126,7 @@ def _show_decision(decision: dict[str, Any], file: Path) -> None:
     if table.row_count:
         console.print(table)
     for reason in decision.get("review", []):
-        console.print(f"[cyan]needs review[/]: {escape(reason)}", highlight=False)
+        console.print(f"[cyan]needs review[/]: {escape(reason)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -186,7 +187,9 @@ def submit(
                 loc = f"{file.name}:{err.get('line')}" if err.get("line") else err.get("loc", "")
                 where = f"{err['field']}: " if err.get("field") else ""
                 said = where + str(err.get("message") or err.get("msg"))
-                console.print(f"  {escape(str(loc))}: {escape(said)}", highlight=False)
+                console.print(
+                    f"  {escape(str(loc))}: {escape(said)}", highlight=False, soft_wrap=True
+                )
         raise typer.Exit(1)
     if json_out:
         emit_json(body)
