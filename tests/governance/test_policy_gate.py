@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
 from manifests import GOOD, PLAIN_EMAIL, PLAIN_EMAIL_LINE, PUBLIC
 
-from strongroom.errors import PolicyError
-from strongroom.governance import manifest, policy
+from strongroom.errors import InvalidRequestError, PolicyError, ValidationFailedError
+from strongroom.governance import manifest, policy, preflight
 
 DEFAULT = policy.load_bundle(policy.default_directories())
 
@@ -164,3 +165,35 @@ def test_bundle_loading_refuses_bad_directories(tmp_path: Path) -> None:
     (tmp_path / "data.json").write_text("[1, 2]")
     with pytest.raises(PolicyError, match="JSON object"):
         policy.load_bundle([tmp_path])
+
+
+def test_review_floor_holds_whatever_the_policy_says() -> None:
+    permissive = policy.Bundle(
+        {"p.rego": 'package p\nimport rego.v1\nwarn contains "hi" if true\n'}
+    )
+    checked = preflight.check(GOOD, [], permissive)
+    assert checked.allowed
+    assert "field email holds pii.email" in checked.review
+    assert "scope secrets:read:crm-helper/hubspot is sensitive" in checked.review
+
+
+def test_findings_are_validated_without_echoing_values() -> None:
+    good = finding(True)
+    assert preflight.validate_findings([good]) == [good]
+    with pytest.raises(ValidationFailedError, match=r"findings\[0\]\.line"):
+        preflight.validate_findings([{**good, "line": True}])
+    with pytest.raises(ValidationFailedError) as caught:
+        preflight.validate_findings([{**good, "message": 7, "file": "CANARY-VALUE"}])
+    assert "CANARY-VALUE" not in str(caught.value)
+    with pytest.raises(ValidationFailedError):
+        preflight.validate_findings({"not": "a list"})
+    # Unknown keys are dropped, never passed on to the policy.
+    assert "extra" not in preflight.validate_findings([{**good, "extra": 1}])[0]
+
+
+def test_scan_needs_the_scanner_package(tmp_path: Path) -> None:
+    if importlib.util.find_spec("strongroom.governance.scanners") is None:
+        with pytest.raises(InvalidRequestError, match="--findings"):
+            preflight.scan(tmp_path)
+    else:
+        assert preflight.scan(tmp_path) == []
