@@ -197,3 +197,15 @@ def test_scan_needs_the_scanner_package(tmp_path: Path) -> None:
             preflight.scan(tmp_path)
     else:
         assert preflight.scan(tmp_path) == []
+
+
+def test_engine_output_it_cannot_encode_denies() -> None:
+    # rego-cpp 1.5 quotes a concat result inside sprintf("%s"), producing output that is
+    # not JSON; the gate must deny rather than guess (see docs/governance.md).
+    source = (
+        "package p\nimport rego.v1\n"
+        'deny contains sprintf("%s!", [concat(", ", [input.manifest.name, "x"])]) if true\n'
+    )
+    decision = _evaluate(_bundle(source))
+    assert decision.failed and not decision.allowed
+    assert "answer is not valid JSON" in decision.deny[0].msg

@@ -28,11 +28,21 @@ def _limit(cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
+def _output(rego: Any, text: str) -> Any:
+    try:
+        return rego.query(text)
+    except ValueError:
+        # regopy parses the engine's JSON; rego-cpp can emit text that is not JSON.
+        raise RuntimeError(
+            "(the engine's answer is not valid JSON; see docs/governance.md)"
+        ) from None
+
+
 def _query(rego: Any, text: str) -> list[Any]:
     """The expressions of a query's first result; RuntimeError if evaluation failed."""
     from regopy.rego_shared import rego_get_error, rego_output_ok  # noqa: PLC0415
 
-    output = rego.query(text)
+    output = _output(rego, text)
     # Never str() an output that is not ok: regopy can crash formatting it.
     if not rego_output_ok(output._impl):
         raise RuntimeError(str(rego_get_error(rego._impl))[:2000])
@@ -44,7 +54,7 @@ def _query(rego: Any, text: str) -> list[Any]:
 def _bindings(rego: Any, text: str) -> dict[str, Any]:
     from regopy.rego_shared import rego_get_error, rego_output_ok  # noqa: PLC0415
 
-    output = rego.query(text)
+    output = _output(rego, text)
     if not rego_output_ok(output._impl):
         raise RuntimeError(f"({str(rego_get_error(rego._impl))[:2000]})")
     if not output.results:
