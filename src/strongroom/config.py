@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    policy_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Organisation Rego policy directories, on top of the default bundle.",
+    )
+    policy_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Deadline of one policy evaluation (then: deny)."
+    )
+    policy_memory_bytes: int = Field(
+        512 * 1024 * 1024, ge=64 * 1024 * 1024, description="Memory ceiling of the policy worker."
+    )
     dev_root_token: SecretStr | None = Field(None, description="Dev only: fixed root token.")
     dev_unseal_key_file: Path | None = Field(None, description="Dev only: unseal key path.")
 

@@ -14,6 +14,7 @@ secret, a plaintext, a token or a share.
     │   ├── ShareError                a Shamir share is malformed or does not fit the set
     │   ├── NoteError                 a signed note is malformed or its signature fails
     │   ├── FormatError               400: a value, key or tweak does not fit an FPE cipher
+    │   ├── EnvelopeError             400: a DSSE envelope is malformed or does not verify
     │   └── ProofError                400: a Merkle inclusion or consistency proof fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
@@ -48,6 +49,7 @@ secret, a plaintext, a token or a share.
     ├── ScanError                     400: a pre-flight scan cannot run on its input
     │   ├── UnsafeArchiveError        400: traversal, links, a bomb, too many/large members
     │   └── AdvisoryDataError         400: an OSV export or advisory store is unusable
+    ├── PolicyError                   a policy bundle cannot be loaded or run (gate denies)
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
 """
@@ -143,6 +145,14 @@ class ProofError(CryptoError):
     status = 400
     slug = "invalid-proof"
     title = "Invalid proof"
+
+
+class EnvelopeError(CryptoError):
+    """A DSSE envelope is malformed, or too few trusted keys signed it."""
+
+    status = 400
+    slug = "invalid-envelope"
+    title = "Invalid signed envelope"
 
 
 class BundleError(StrongroomError):
@@ -273,6 +283,14 @@ class ValidationFailedError(RequestError):
     status = 422
     slug = "validation-failed"
     title = "Validation failed"
+
+
+class PolicyError(StrongroomError):
+    """A policy bundle cannot be loaded, compiled or run; the gate denies."""
+
+    status = 422
+    slug = "policy-failed"
+    title = "Policy could not be evaluated"
 
 
 class StoreError(StrongroomError):

@@ -28,6 +28,8 @@ from strongroom.errors import (
     StrongroomError,
     UnauthenticatedError,
 )
+from strongroom.governance.reviews import Reviews
+from strongroom.governance.submissions import Submissions
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.principal import Principal
 from strongroom.identity.tokens import IssuedToken, TokenService
@@ -95,6 +97,8 @@ class Node:
         )
         self.regions = Regions(settings, database)
         self.vault = TokenVault(settings, self.recorder, self.clock, self.keyring, self.regions)
+        self.submissions = Submissions(settings, database, self.recorder, self.clock, self.keyring)
+        self.reviews = Reviews(database, self.recorder, self.clock, self.keyring)
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._background: list[threading.Thread] = []

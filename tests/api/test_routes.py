@@ -13,6 +13,8 @@ PUBLIC = {
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/v1/audit/checkpoint"),
     ("GET", "/v1/audit/keys"),
+    ("GET", "/v1/schemas/manifest"),
+    ("GET", "/v1/manifest-keys"),
 }
 
 

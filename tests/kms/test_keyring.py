@@ -27,6 +27,7 @@ ALGORITHMS = {
     "audit-hmac": "hmac-sha256",
     "audit-signing": "ed25519",
     "tokenize": "aes-256-gcm",
+    "manifest-signing": "ed25519",
 }
 
 

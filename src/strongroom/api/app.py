@@ -10,10 +10,12 @@ from strongroom.api.deps import get_node
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
 from strongroom.api.routes import (
+    apps,
     audit,
     audit_tree,
     auth,
     connectors,
+    reviews,
     secrets,
     sys,
     tokens,
@@ -69,7 +71,7 @@ def create_app(node: Node) -> FastAPI:
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
     app.state.metrics = metrics
     problems.install(app)
-    for module in (sys, auth, audit, audit_tree, wellknown, tokens):
+    for module in (sys, auth, audit, audit_tree, wellknown, tokens, apps, reviews):
         app.include_router(module.router)
     app.include_router(secrets.router)
     app.include_router(connectors.router)

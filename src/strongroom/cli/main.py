@@ -13,6 +13,7 @@ from strongroom.cli import (
     audit,
     audit_bundle,
     operator,
+    review,
     run,
     scan,
     secrets,
@@ -20,6 +21,7 @@ from strongroom.cli import (
     token,
     tokens,
 )
+from strongroom.cli import app as app_cli
 from strongroom.cli.client import CliError
 from strongroom.cli.output import errors
 from strongroom.errors import StrongroomError
@@ -43,6 +45,8 @@ app.command("run")(run.run)
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(scan.app, name="scan")
 app.add_typer(advisories.app, name="advisories")
+app.add_typer(app_cli.app, name="app")
+app.add_typer(review.app, name="review")
 
 
 @app.command()

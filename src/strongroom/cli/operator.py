@@ -111,7 +111,10 @@ def rotate_path(purpose: str) -> str:
 @app.command()
 def rotate(
     purpose: Annotated[
-        str, typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing")
+        str,
+        typer.Argument(
+            help="barrier | token-signing | audit-hmac | audit-signing | manifest-signing"
+        ),
     ],
     addr: AddrOption = DEFAULT,
     token: TokenOption = None,

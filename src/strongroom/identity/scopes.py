@@ -23,6 +23,9 @@ SECRETS_LIST = "secrets:list:"
 SECRETS_WRITE = "secrets:write:"
 SECRETS_ADMIN = "secrets:admin:"
 CONNECTORS_CALL = "connectors:call:"
+APPS_SUBMIT = "apps:submit"
+APPS_READ = "apps:read"
+REVIEWS_APPROVE = "reviews:approve"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -37,6 +40,9 @@ KNOWN: dict[str, str] = {
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
     SECRETS_DUE: "list the secrets of every app that are due for rotation (metadata only)",
+    APPS_SUBMIT: "submit an app's manifest for policy checks and review",
+    APPS_READ: "read apps, their submissions and approved manifests",
+    REVIEWS_APPROVE: "list, approve and deny submissions (never one's own)",
 }
 PARAMETERISED: dict[str, str] = {
     SECRETS_READ: "<app>/<name> (or <app>/*): read a secret's value (runtime identities)",

@@ -253,3 +253,38 @@ class SecretVersion(Base):
     value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_us: Mapped[int] = mapped_column(BigInteger)
     destroyed_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# -- governance (issue 8): apps, their manifest submissions and reviews -------------------
+
+
+class GovApp(Base):
+    """A micro app known to governance, and the submission whose manifest is approved."""
+
+    __tablename__ = "gov_apps"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    owner_subject: Mapped[str] = mapped_column(String(256))
+    approved_submission: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class GovSubmission(Base):
+    """One submitted manifest, the policy's decision on it, and its review."""
+
+    __tablename__ = "gov_submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app: Mapped[str] = mapped_column(String(63), index=True)
+    submitter: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    digest: Mapped[str] = mapped_column(String(80))
+    manifest: Mapped[str] = mapped_column(Text)
+    findings: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(Text)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    decided_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    envelope: Mapped[str | None] = mapped_column(Text, nullable=True)
