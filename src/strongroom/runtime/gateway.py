@@ -173,8 +173,12 @@ class Gateway:
         ):
             raise InvalidRequestError("path must be an absolute path (with an optional query)")
         route = path.split("?", 1)[0]
-        if any(seg in ("..", ".") for seg in route.split("/")) or "%2e" in route.lower():
-            raise InvalidRequestError("path may not contain dot segments")
+        # Encoded dots and slashes too: the upstream may decode them and leave the base path.
+        lowered = route.lower()
+        if any(seg in ("..", ".") for seg in route.split("/")) or any(
+            enc in lowered for enc in ("%2e", "%2f", "%5c")
+        ):
+            raise InvalidRequestError("path may not contain dot segments or encoded slashes")
         url = httpx.URL(connector.base_url.rstrip("/") + path)
         base = httpx.URL(connector.base_url)
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
