@@ -231,6 +231,8 @@ def test_egress_and_upstream_misbehaviour(gw: Ready, upstream: Upstream) -> None
         ({"path": "/hang"}, 504),
         ({"path": "//evil.example/x"}, 400),
         ({"path": "/a/../../etc"}, 400),
+        ({"path": "/a/..%2f..%2fetc"}, 400),
+        ({"path": "/a/%2e%2e/etc"}, 400),
         ({"path": "http://evil.example/"}, 400),
         ({"path": "/echo", "headers": {"Authorization": "mine"}}, 400),
         ({"path": "/echo", "headers": {"Host": "evil.example"}}, 400),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,13 +147,23 @@ class Gateway:
         self._max = max_response_bytes
         # httpcore's debug trace prints request headers, which hold the injected secret.
         logging.getLogger("httpcore").setLevel(logging.INFO)
-        # No proxies from the environment, no redirects, no cookies kept between calls.
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
-        )
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
+        # Made on first use: building TLS contexts costs every server start otherwise.
+        with self._lock:
+            if self._http is None:
+                # No proxies from the environment, no redirects, no cookies kept.
+                self._http = httpx.Client(
+                    timeout=httpx.Timeout(self._timeout), follow_redirects=False, trust_env=False
+                )
+            return self._http
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
 
     def connector(self, name: str) -> Connector:
         found = self._connectors.get(name)
@@ -173,8 +184,12 @@ class Gateway:
         ):
             raise InvalidRequestError("path must be an absolute path (with an optional query)")
         route = path.split("?", 1)[0]
-        if any(seg in ("..", ".") for seg in route.split("/")) or "%2e" in route.lower():
-            raise InvalidRequestError("path may not contain dot segments")
+        # Encoded dots and slashes too: the upstream may decode them and leave the base path.
+        lowered = route.lower()
+        if any(seg in ("..", ".") for seg in route.split("/")) or any(
+            enc in lowered for enc in ("%2e", "%2f", "%5c")
+        ):
+            raise InvalidRequestError("path may not contain dot segments or encoded slashes")
         url = httpx.URL(connector.base_url.rstrip("/") + path)
         base = httpx.URL(connector.base_url)
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
@@ -251,11 +266,12 @@ class Gateway:
         extensions: dict[str, str],
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         deadline = time.monotonic() + self._timeout
-        request = self._http.build_request(
+        http = self._client()
+        request = http.build_request(
             method, url, headers=headers, content=body or None, extensions=extensions
         )
         try:
-            response = self._http.send(request, stream=True)
+            response = http.send(request, stream=True)
             try:
                 chunks: list[bytes] = []
                 size = 0

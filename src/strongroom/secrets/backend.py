@@ -5,7 +5,7 @@ sizes and audits every call. Each method takes the session of the audited transa
 built-in store writes in it (so its change and its audit event commit together); an
 external store cannot join it and ignores it.
 
-Contract every backend passes (``tests/secrets/test_conformance.py``):
+Contract every backend passes (``tests/secrets/test_backend_conformance.py``):
 
 - ``write`` adds version ``current + 1``. ``cas=0`` writes only if the secret does not
   exist; ``cas=N`` only if the current version is N; otherwise `ConflictError`. Writing a

@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from strongroom.api.deps import BearerDep, NodeDep, authorise, call_of
+from strongroom.api.deps import BearerDep, NodeDep, authorise, call_of, get_node
 from strongroom.api.models import Input
 from strongroom.clock import parse_rfc3339, rfc3339
 from strongroom.errors import InvalidRequestError
@@ -253,16 +254,9 @@ def patch_meta(
     return secret_out(meta)
 
 
-@router.get(PREFIX + "/{name}/value", name="secrets.read")
-def read_value(
-    app: str,
-    name: str,
-    request: Request,
-    node: NodeDep,
-    principal: ValueReader,
-    version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
-) -> Response:
-    """The value, for runtime identities holding ``secrets:read:<app>/<name>``. Audited."""
+def _read_value(request: Request, app: str, name: str, version: int | None) -> Response:
+    node = get_node(request)
+    principal = _value_reader(request, node, None, app, name)
     found = node.secrets.read(call_of(request, principal), app, name, version)
     body = ValueOut(id=f"{app}/{name}", version=found.version, value=found.value.decode())
     return Response(
@@ -270,6 +264,21 @@ def read_value(
         media_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
+
+
+@router.get(PREFIX + "/{name}/value", name="secrets.read")
+async def read_value(
+    app: str,
+    name: str,
+    request: Request,
+    _declared: BearerDep,
+    version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+) -> Response:
+    """The value, for runtime identities holding ``secrets:read:<app>/<name>``. Audited.
+
+    The hot path of every app: authorisation and the read run in one worker thread.
+    """
+    return await run_in_threadpool(_read_value, request, app, name, version)
 
 
 @router.post(PREFIX + "/{name}/rotate", name="secrets.rotate")
