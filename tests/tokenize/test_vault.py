@@ -149,7 +149,7 @@ def test_views_follow_the_callers_scopes(vaulted: Vaulted) -> None:
         scheme="opaque",
         format="email",
         default_view="redacted",
-        views={"tokens:reveal:marketing/mail": "plain", "analyst": "masked"},
+        views={"tokens:reveal:marketing/mail": "plain", "tokens:view:marketing/analysts": "masked"},
     )
     vault = vaulted.node.vault
     [card] = vault.tokenize(vaulted.call, "marketing", "cards", [CARD])
@@ -169,7 +169,12 @@ def test_views_follow_the_callers_scopes(vaulted: Vaulted) -> None:
     hidden = vault.detokenize(vaulted.call, nothing, "marketing", "mail", [mail], "report")
     assert (hidden[0].view, hidden[0].value) == ("redacted", None)
     masked = vault.detokenize(
-        vaulted.call, lambda s: s == "analyst", "marketing", "mail", [mail], "x"
+        vaulted.call,
+        lambda s: s == "tokens:view:marketing/analysts",
+        "marketing",
+        "mail",
+        [mail],
+        "x",
     )
     assert masked[0].value == "c***@example.com"
 
@@ -228,6 +233,7 @@ def test_too_short_for_the_fpe_domain(vaulted: Vaulted) -> None:
             "retention",
         ),
         ({"scheme": "opaque", "format": "card", "views": {"x": "everything"}}, "views"),
+        ({"scheme": "opaque", "format": "card", "views": {"analyst": "plain"}}, "valid scopes"),
         ({"scheme": "opaque", "format": "card", "colour": "red"}, "unknown policy fields"),
         ({"scheme": "opaque", "format": "card", "keep_last": "4"}, "wrong type"),
     ],
