@@ -184,7 +184,6 @@ def scratch_table(db: Database) -> SATable:
         *(Column(c.name, c.type, nullable=c.nullable) for c in source.columns),
         PrimaryKeyConstraint("pid", "ref"),
     )
-    sqlalchemy.UniqueConstraint(table.c.pid, table.c.idx)
     sqlalchemy.Index("bench_raw_tv_expires", table.c.expires_us)
     metadata.create_all(db.engine)
     return table
@@ -194,12 +193,12 @@ def run_raw(db: Database, values: list[str], warmup: int, batch: int) -> float:
     table = scratch_table(db)
     now = time.time_ns() // 1000
     rows = [
-        ("0" * 32, os.urandom(16), None, os.urandom(len(v) + SEALED_OVERHEAD), 1, "live", now, None)
+        ("0" * 32, os.urandom(16), os.urandom(len(v) + SEALED_OVERHEAD), 1, "live", now, None)
         for v in values
     ]
     mark = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
     sql = str(insert(table).compile(dialect=db.engine.dialect))
-    sql = sql.split(" VALUES ", maxsplit=1)[0] + " VALUES (" + ", ".join([mark] * 8) + ")"
+    sql = sql.split(" VALUES ", maxsplit=1)[0] + " VALUES (" + ", ".join([mark] * 7) + ")"
     for part in chunks(rows[:warmup], batch):
         with db.engine.begin() as conn:
             conn.exec_driver_sql(sql, part)
