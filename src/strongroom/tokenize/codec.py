@@ -24,8 +24,10 @@ _TOKEN = re.compile(r"^tok_([a-z][a-z0-9-]{0,15})_([A-Za-z0-9_-]{32})$")
 MAX_TOKEN_CHARS = 64
 
 
-def new_ref() -> bytes:
-    return os.urandom(REF_BYTES)
+def new_refs(count: int) -> list[bytes]:
+    """``count`` random refs from one read of the OS random source."""
+    pool = os.urandom(REF_BYTES * count)
+    return [pool[i : i + REF_BYTES] for i in range(0, len(pool), REF_BYTES)]
 
 
 def tag(key: bytes, region: str, ref: bytes) -> bytes:

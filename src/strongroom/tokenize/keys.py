@@ -62,10 +62,9 @@ class PolicyKeys:
 
     @classmethod
     def derive(cls, version: int, material: bytes) -> PolicyKeys:
-        def sub(name: str) -> bytes:
-            return hkdf_sha256(material, info=b"strongroom/tokenize/" + name.encode())
-
-        return cls(version, sub("seal"), sub("index"), sub("tag"), sub("fpe"))
+        """Four independent 256-bit keys: one HKDF output of 128 bytes, cut in four."""
+        out = hkdf_sha256(material, info=b"strongroom/tokenize/seal+index+tag+fpe", length=128)
+        return cls(version, out[:32], out[32:64], out[64:96], out[96:])
 
     def index_of(self, data: bytes) -> bytes:
         """The keyed index of a value or token (HMAC-SHA256): equal inputs, equal indexes."""
@@ -112,10 +111,21 @@ def create_policy_key(
 
 def policy_keys(session: Session, keyring: Keyring, region: str, pid: str) -> PolicyKeys:
     """The policy's derived keys; `ShreddedError` if its key or its region's was destroyed."""
-    row = _row(session, POLICY, pid)
-    if row is None:
+    stmt = select(TokenKey).where(
+        ((TokenKey.kind == POLICY) & (TokenKey.ident == pid))
+        | ((TokenKey.kind == REGION) & (TokenKey.ident == region))
+    )
+    newest: dict[str, TokenKey] = {}
+    for found in session.execute(stmt).scalars():
+        if found.kind not in newest or found.version > newest[found.kind].version:
+            newest[found.kind] = found
+    row, region_row = newest.get(POLICY), newest.get(REGION)
+    if row is None or region_row is None:
         raise ShreddedError("this policy's keys were destroyed; its values are unrecoverable")
-    region_key = _region_key(session, keyring, region, None)
+    kek = keyring.get(PURPOSE, aead.key_version(region_row.wrapped))
+    region_key = aead.decrypt(
+        kek.material, region_row.wrapped, _aad(REGION, region, region, region_row.version)
+    )
     try:
         material = aead.decrypt(region_key, row.wrapped, _aad(POLICY, pid, region, row.version))
     except DecryptionError:

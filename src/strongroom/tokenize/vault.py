@@ -327,7 +327,7 @@ class TokenVault:
             tokens = [encode(tag_key, region, refs[v]) for v in values]
             self._store(session, pid, pkeys, base, [(r, v) for v, r in refs.items()], now, expires)
             return tokens
-        fresh = [(codec.new_ref(), value) for value in values]
+        fresh = list(zip(codec.new_refs(len(values)), values, strict=True))
         sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in fresh])
         version, live = pkeys.version, repo.LIVE
         repo.insert_values(
