@@ -16,7 +16,6 @@ takes effect on the next call.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from strongroom.clock import Clock
 from strongroom.crypto import aead
 from strongroom.crypto.kdf import hkdf_sha256
+from strongroom.crypto.prf import HmacSha256
 from strongroom.errors import DecryptionError, ShreddedError
 from strongroom.kms.keyring import Keyring
 from strongroom.store.models import TokenKey
@@ -54,8 +54,9 @@ class PolicyKeys:
     version: int
     seal: bytes = field(repr=False)
     index: bytes = field(repr=False)
-    tag: bytes = field(repr=False)
+    tag: HmacSha256 = field(repr=False)
     fpe: bytes = field(repr=False)
+    _index_prf: HmacSha256 = field(repr=False, compare=False)
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("key material cannot be pickled")
@@ -64,11 +65,12 @@ class PolicyKeys:
     def derive(cls, version: int, material: bytes) -> PolicyKeys:
         """Four independent 256-bit keys: one HKDF output of 128 bytes, cut in four."""
         out = hkdf_sha256(material, info=b"strongroom/tokenize/seal+index+tag+fpe", length=128)
-        return cls(version, out[:32], out[32:64], out[64:96], out[96:])
+        index = out[32:64]
+        return cls(version, out[:32], index, HmacSha256(out[64:96]), out[96:], HmacSha256(index))
 
     def index_of(self, data: bytes) -> bytes:
         """The keyed index of a value or token (HMAC-SHA256): equal inputs, equal indexes."""
-        return hmac.digest(self.index, data, "sha256")
+        return self._index_prf.digest(data)
 
 
 def _row(session: Session, kind: str, ident: str) -> TokenKey | None:
