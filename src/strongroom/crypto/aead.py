@@ -61,10 +61,11 @@ def encrypt_many(
         raise ValueError("key_version out of range")
     header = _HEADER.pack(FORMAT_V1, key_version)
     seal = AESGCM(key).encrypt
-    urandom = os.urandom
+    # One read of the OS random source for all the nonces: the same CSPRNG output, cut.
+    pool = os.urandom(NONCE_BYTES * len(items))
     out = []
-    for plaintext, associated_data in items:
-        nonce = urandom(NONCE_BYTES)
+    for at, (plaintext, associated_data) in enumerate(items):
+        nonce = pool[at * NONCE_BYTES : (at + 1) * NONCE_BYTES]
         out.append(header + nonce + seal(nonce, plaintext, header + associated_data))
     return out
 

@@ -54,6 +54,7 @@ PARAMETERISED: dict[str, str] = {
     "tokens:detokenize:": "detokenize (with a stated purpose): tokens:detokenize:<app>/<policy>",
     "tokens:reveal:": "see plain values when detokenizing: tokens:reveal:<app>/<policy>",
     "tokens:admin:": "manage an app's token policies, erase and shred: tokens:admin:<app>",
+    "tokens:view:": "an entitlement token policies map to a view: tokens:view:<app>/<name>",
 }
 
 MAX_SCOPES = 64

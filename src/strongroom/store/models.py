@@ -176,17 +176,17 @@ class TokenKey(Base):
 
 
 class TokenValue(Base):
-    """A vaulted value (region database), sealed; ``sealed`` is NULL once erased or expired."""
+    """A vaulted value (region database), sealed; ``sealed`` is NULL once erased or expired.
+
+    ``ref`` is random for opaque tokens, and a keyed HMAC of the value (deterministic opaque
+    tokens) or of the token (vaulted FPE) otherwise, so equal values meet on the primary key.
+    """
 
     __tablename__ = "token_values"
-    __table_args__ = (
-        UniqueConstraint("pid", "idx", name="uq_token_values_pid_idx"),
-        Index("ix_token_values_expires_us", "expires_us"),
-    )
+    __table_args__ = (Index("ix_token_values_expires_us", "expires_us"),)
 
     pid: Mapped[str] = mapped_column(String(32), primary_key=True)
     ref: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
-    idx: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     key_version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(8))

@@ -15,6 +15,7 @@ import hmac
 import os
 import re
 
+from strongroom.crypto.prf import HmacSha256
 from strongroom.errors import InvalidTokenError
 
 REF_BYTES = 16
@@ -22,19 +23,25 @@ TAG_BYTES = 8
 PREFIX = "tok_"
 _TOKEN = re.compile(r"^tok_([a-z][a-z0-9-]{0,15})_([A-Za-z0-9_-]{32})$")
 MAX_TOKEN_CHARS = 64
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
-def new_ref() -> bytes:
-    return os.urandom(REF_BYTES)
+def new_refs(count: int) -> list[bytes]:
+    """``count`` random refs from one read of the OS random source."""
+    pool = os.urandom(REF_BYTES * count)
+    return [pool[i : i + REF_BYTES] for i in range(0, len(pool), REF_BYTES)]
 
 
-def tag(key: bytes, region: str, ref: bytes) -> bytes:
-    return hmac.digest(key, region.encode() + b"\x00" + ref, "sha256")[:TAG_BYTES]
+def tag(key: HmacSha256, region: str, ref: bytes) -> bytes:
+    return key.digest(region.encode() + b"\x00" + ref)[:TAG_BYTES]
 
 
-def encode(key: bytes, region: str, ref: bytes) -> str:
-    body = base64.urlsafe_b64encode(ref + tag(key, region, ref)).rstrip(b"=").decode()
-    return f"{PREFIX}{region}_{body}"
+def encode(key: HmacSha256, region: str, ref: bytes) -> str:
+    """The token for ``ref`` (24 bytes of ref and tag make 32 base64url characters)."""
+    raw = ref + key.digest(region.encode() + b"\x00" + ref)[:TAG_BYTES]
+    return (
+        PREFIX + region + "_" + binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).decode()
+    )
 
 
 def region_of(token: str) -> str:
@@ -47,7 +54,7 @@ def region_of(token: str) -> str:
     return match.group(1)
 
 
-def decode(key: bytes, token: str) -> bytes:
+def decode(key: HmacSha256, token: str) -> bytes:
     """The ref of a token whose tag verifies under ``key``; `InvalidTokenError` otherwise."""
     region = region_of(token)
     try:

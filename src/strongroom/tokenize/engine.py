@@ -69,15 +69,23 @@ def fpe(
         cipher = FF3_1(keys.fpe, fmt.alphabet)
         tweak = tweak[:7]
     errors: ItemErrors = {}
-    spots: list[list[int]] = []
+    # None: every character is enciphered but the kept tail (plain slicing, the fast path).
+    spots: list[list[int] | None] = []
     heads: list[str] = []
     by_length: dict[int, list[int]] = defaultdict(list)
+    keep = spec.keep_last
+    whole = fmt.name in ("digits", "custom")
     for i, text in enumerate(texts):
-        positions = fmt.positions(text)
-        cut = len(positions) - spec.keep_last
-        positions = positions[: max(cut, 0)]
-        spots.append(positions)
-        heads.append("".join(text[p] for p in positions))
+        if whole or (fmt.name == "card" and text.isdigit()):
+            cut = len(text) - keep
+            spots.append(None)
+            heads.append(text[: max(cut, 0)])
+        else:
+            positions = fmt.positions(text)
+            cut = len(positions) - keep
+            positions = positions[: max(cut, 0)]
+            spots.append(positions)
+            heads.append("".join(text[p] for p in positions))
         if cut < cipher.min_length:
             errors[i] = FormatError(
                 f"too short for format-preserving tokens: at least {cipher.min_length} "
@@ -107,8 +115,12 @@ def fpe(
             outs[i] = out
     results: list[str] = []
     for i, text in enumerate(texts):
+        spot = spots[i]
+        if spot is None:
+            results.append(outs[i] + text[len(outs[i]) :])
+            continue
         chars = list(text)
-        for p, ch in zip(spots[i], outs[i], strict=True):
+        for p, ch in zip(spot, outs[i], strict=True):
             chars[p] = ch
         results.append("".join(chars))
     return results, errors

@@ -16,7 +16,6 @@ takes effect on the next call.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from strongroom.clock import Clock
 from strongroom.crypto import aead
 from strongroom.crypto.kdf import hkdf_sha256
+from strongroom.crypto.prf import HmacSha256
 from strongroom.errors import DecryptionError, ShreddedError
 from strongroom.kms.keyring import Keyring
 from strongroom.store.models import TokenKey
@@ -54,22 +54,23 @@ class PolicyKeys:
     version: int
     seal: bytes = field(repr=False)
     index: bytes = field(repr=False)
-    tag: bytes = field(repr=False)
+    tag: HmacSha256 = field(repr=False)
     fpe: bytes = field(repr=False)
+    _index_prf: HmacSha256 = field(repr=False, compare=False)
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("key material cannot be pickled")
 
     @classmethod
     def derive(cls, version: int, material: bytes) -> PolicyKeys:
-        def sub(name: str) -> bytes:
-            return hkdf_sha256(material, info=b"strongroom/tokenize/" + name.encode())
-
-        return cls(version, sub("seal"), sub("index"), sub("tag"), sub("fpe"))
+        """Four independent 256-bit keys: one HKDF output of 128 bytes, cut in four."""
+        out = hkdf_sha256(material, info=b"strongroom/tokenize/seal+index+tag+fpe", length=128)
+        index = out[32:64]
+        return cls(version, out[:32], index, HmacSha256(out[64:96]), out[96:], HmacSha256(index))
 
     def index_of(self, data: bytes) -> bytes:
         """The keyed index of a value or token (HMAC-SHA256): equal inputs, equal indexes."""
-        return hmac.digest(self.index, data, "sha256")
+        return self._index_prf.digest(data)
 
 
 def _row(session: Session, kind: str, ident: str) -> TokenKey | None:
@@ -112,10 +113,21 @@ def create_policy_key(
 
 def policy_keys(session: Session, keyring: Keyring, region: str, pid: str) -> PolicyKeys:
     """The policy's derived keys; `ShreddedError` if its key or its region's was destroyed."""
-    row = _row(session, POLICY, pid)
-    if row is None:
+    stmt = select(TokenKey).where(
+        ((TokenKey.kind == POLICY) & (TokenKey.ident == pid))
+        | ((TokenKey.kind == REGION) & (TokenKey.ident == region))
+    )
+    newest: dict[str, TokenKey] = {}
+    for found in session.execute(stmt).scalars():
+        if found.kind not in newest or found.version > newest[found.kind].version:
+            newest[found.kind] = found
+    row, region_row = newest.get(POLICY), newest.get(REGION)
+    if row is None or region_row is None:
         raise ShreddedError("this policy's keys were destroyed; its values are unrecoverable")
-    region_key = _region_key(session, keyring, region, None)
+    kek = keyring.get(PURPOSE, aead.key_version(region_row.wrapped))
+    region_key = aead.decrypt(
+        kek.material, region_row.wrapped, _aad(REGION, region, region, region_row.version)
+    )
     try:
         material = aead.decrypt(region_key, row.wrapped, _aad(POLICY, pid, region, row.version))
     except DecryptionError:

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 from strongroom.crypto.fpe import DOMAIN_MIN
 from strongroom.errors import FormatError, InvalidRequestError
+from strongroom.identity import scopes
 from strongroom.tokenize import formats
 
 Scheme = Literal["opaque", "fpe", "mask"]
@@ -150,8 +151,16 @@ def _check(spec: PolicySpec, regions: frozenset[str]) -> None:
     if len(spec.views) > MAX_VIEWS:
         raise InvalidRequestError(f"at most {MAX_VIEWS} views")
     for scope, view in spec.views.items():
-        if not isinstance(scope, str) or not 1 <= len(scope) <= 200 or view not in VIEWS:
+        if not isinstance(scope, str) or view not in VIEWS:
             raise InvalidRequestError(f"views map scopes to one of {', '.join(VIEWS)}")
+    try:
+        scopes.validate(list(spec.views))
+    except InvalidRequestError:
+        # A view keyed by a scope no token can carry would never apply.
+        raise InvalidRequestError(
+            "views must be keyed by valid scopes (e.g. tokens:reveal:<app>/<policy> or "
+            "tokens:view:<app>/<name>)"
+        ) from None
 
 
 def _check_types(spec: PolicySpec) -> None:

@@ -317,30 +317,48 @@ class TokenVault:
         expires = self._expiry(spec, now)
         region, pid = spec.region, row.pid
         base = engine.value_aad(row.app, spec.name, region, b"")
-        indexes: list[bytes | None] = [None] * len(values)
-        known: dict[bytes, bytes] = {}
-        if spec.deterministic:
-            indexes = [pkeys.index_of(v.encode("utf-8")) for v in values]
-            known = repo.refs_by_index(session, pid, [i for i in indexes if i is not None])
-        fresh: list[tuple[bytes, bytes | None, str]] = []
-        tokens: list[str] = []
         encode, tag_key = codec.encode, pkeys.tag
-        for value, idx in zip(values, indexes, strict=True):
-            ref = known.get(idx) if idx is not None else None
-            if ref is None:
-                ref = codec.new_ref()
-                if idx is not None:
-                    known[idx] = ref
-                fresh.append((ref, idx, value))
-            tokens.append(encode(tag_key, region, ref))
-        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, _, value in fresh])
+        if spec.deterministic:
+            # Equal values meet on the primary key: ref = HMAC(index key, value), cut.
+            refs = {}
+            for value in values:
+                if value not in refs:
+                    refs[value] = pkeys.index_of(b"opaque\x00" + value.encode("utf-8"))[:16]
+            tokens = [encode(tag_key, region, refs[v]) for v in values]
+            self._store(session, pid, pkeys, base, [(r, v) for v, r in refs.items()], now, expires)
+            return tokens
+        fresh = list(zip(codec.new_refs(len(values)), values, strict=True))
+        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in fresh])
         version, live = pkeys.version, repo.LIVE
-        rows: list[repo.ValueRow] = [
-            (pid, ref, idx, blob, version, live, now, expires)
-            for (ref, idx, _), blob in zip(fresh, sealed, strict=True)
-        ]
-        repo.insert_values(session, rows)
-        return tokens
+        repo.insert_values(
+            session,
+            [
+                (pid, ref, blob, version, live, now, expires)
+                for (ref, _), blob in zip(fresh, sealed, strict=True)
+            ],
+        )
+        return [encode(tag_key, region, ref) for ref, _ in fresh]
+
+    def _store(
+        self,
+        session: Session,
+        pid: str,
+        pkeys: PolicyKeys,
+        base: bytes,
+        items: list[tuple[bytes, str]],
+        now: int,
+        expires: int | None,
+    ) -> None:
+        """Seal and upsert values under derived refs (live rows stay; dead ones revive)."""
+        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in items])
+        version, live = pkeys.version, repo.LIVE
+        repo.upsert_values(
+            session,
+            [
+                (pid, ref, blob, version, live, now, expires)
+                for (ref, _), blob in zip(items, sealed, strict=True)
+            ],
+        )
 
     def _fpe_ref(self, pkeys: PolicyKeys, token: str) -> bytes:
         return pkeys.index_of(b"fpe\x00" + token.encode("utf-8"))[: codec.REF_BYTES]
@@ -362,18 +380,7 @@ class TokenVault:
         expires = self._expiry(spec, now)
         base = engine.value_aad(row.app, spec.name, spec.region, b"")
         refs = {self._fpe_ref(pkeys, t): v for t, v in zip(tokens, values, strict=True)}
-        existing = repo.states_by_ref(session, row.pid, list(refs))
-        dead = [ref for ref, state in existing.items() if state != repo.LIVE]
-        repo.delete_refs(session, row.pid, dead)
-        fresh = [(ref, v) for ref, v in refs.items() if ref not in existing or ref in dead]
-        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in fresh])
-        repo.insert_values(
-            session,
-            [
-                (row.pid, ref, None, blob, pkeys.version, repo.LIVE, now, expires)
-                for (ref, _), blob in zip(fresh, sealed, strict=True)
-            ],
-        )
+        self._store(session, row.pid, pkeys, base, list(refs.items()), now, expires)
         return tokens
 
     # -- detokenize ---------------------------------------------------------------------

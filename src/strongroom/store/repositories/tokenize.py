@@ -63,62 +63,43 @@ def values_by_ref(session: Session, pid: str, refs: Sequence[bytes]) -> dict[byt
     return found
 
 
-def states_by_ref(session: Session, pid: str, refs: Sequence[bytes]) -> dict[bytes, str]:
-    """ref -> state of the values that exist among ``refs`` (no row objects: hot path)."""
-    found: dict[bytes, str] = {}
-    unique = list(dict.fromkeys(refs))
-    for start in range(0, len(unique), _CHUNK):
-        stmt = select(TokenValue.ref, TokenValue.state).where(
-            TokenValue.pid == pid, TokenValue.ref.in_(unique[start : start + _CHUNK])
-        )
-        found.update((ref, state) for ref, state in session.execute(stmt))
-    return found
-
-
-def refs_by_index(session: Session, pid: str, indexes: Sequence[bytes]) -> dict[bytes, bytes]:
-    """index -> ref of live deterministic values."""
-    found: dict[bytes, bytes] = {}
-    unique = list(dict.fromkeys(indexes))
-    for start in range(0, len(unique), _CHUNK):
-        stmt = select(TokenValue.idx, TokenValue.ref).where(
-            TokenValue.pid == pid, TokenValue.idx.in_(unique[start : start + _CHUNK])
-        )
-        for idx, ref in session.execute(stmt):
-            if idx is not None:
-                found[idx] = ref
-    return found
-
-
-#: Column order of the rows `insert_values` takes.
-VALUE_COLUMNS = ("pid", "ref", "idx", "sealed", "key_version", "state", "created_us", "expires_us")
-ValueRow = tuple[str, bytes, bytes | None, bytes, int, str, int, int | None]
-_INSERT = (
-    "INSERT INTO token_values (pid, ref, idx, sealed, key_version, state, created_us, expires_us)"
+#: Column order of the rows `insert_values` and `upsert_values` take.
+VALUE_COLUMNS = ("pid", "ref", "sealed", "key_version", "state", "created_us", "expires_us")
+ValueRow = tuple[str, bytes, bytes, int, str, int, int | None]
+_INSERT = "INSERT INTO token_values (pid, ref, sealed, key_version, state, created_us, expires_us)"
+_QMARK = " VALUES (?, ?, ?, ?, ?, ?, ?)"
+_FORMAT = " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+# Same SQL on SQLite (3.24+) and PostgreSQL: a live row is kept as it is (its first seal
+# and expiry); an erased or expired one comes back to life with the new seal.
+_REVIVE = (
+    " ON CONFLICT (pid, ref) DO UPDATE SET sealed = excluded.sealed,"
+    " key_version = excluded.key_version, state = excluded.state,"
+    " created_us = excluded.created_us, expires_us = excluded.expires_us"
+    " WHERE token_values.state <> 'live'"
 )
-_INSERT_QMARK = _INSERT + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_FORMAT = _INSERT + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 
 
-def insert_values(session: Session, rows: list[ValueRow]) -> None:
-    """Insert many values with the driver's ``executemany`` (this is the hot path: no
-    per-row SQLAlchemy parameter processing; rows are tuples in `VALUE_COLUMNS` order)."""
+def _execute_many(session: Session, qmark: str, fmt: str, rows: list[ValueRow]) -> None:
     if not rows:
         return
     connection = session.connection()
-    sql = _INSERT_QMARK if connection.dialect.paramstyle == "qmark" else _INSERT_FORMAT
+    sql = qmark if connection.dialect.paramstyle == "qmark" else fmt
     try:
         connection.exec_driver_sql(sql, rows)
     except IntegrityError:
         raise ConflictError("another call stored the same value at the same time; retry") from None
 
 
-def delete_refs(session: Session, pid: str, refs: Sequence[bytes]) -> None:
-    for start in range(0, len(refs), _CHUNK):
-        session.execute(
-            delete(TokenValue).where(
-                TokenValue.pid == pid, TokenValue.ref.in_(refs[start : start + _CHUNK])
-            )
-        )
+def insert_values(session: Session, rows: list[ValueRow]) -> None:
+    """Insert new values (random refs) with the driver's ``executemany``: the hot path, so
+    no per-row SQLAlchemy parameter processing; rows are tuples in `VALUE_COLUMNS` order."""
+    _execute_many(session, _INSERT + _QMARK, _INSERT + _FORMAT, rows)
+
+
+def upsert_values(session: Session, rows: list[ValueRow]) -> None:
+    """Insert values whose refs may exist already (derived refs): live rows stay as they
+    are, erased or expired rows are revived. One statement batch, no lookup first."""
+    _execute_many(session, _INSERT + _QMARK + _REVIVE, _INSERT + _FORMAT + _REVIVE, rows)
 
 
 def erase(session: Session, pid: str, refs: Sequence[bytes]) -> int:
@@ -131,7 +112,7 @@ def erase(session: Session, pid: str, refs: Sequence[bytes]) -> int:
                 TokenValue.ref.in_(refs[start : start + _CHUNK]),
                 TokenValue.state == LIVE,
             )
-            .values(sealed=None, idx=None, state=ERASED)
+            .values(sealed=None, state=ERASED)
         )
         count += int(getattr(result, "rowcount", 0) or 0)
     return count
@@ -141,7 +122,7 @@ def purge_expired(session: Session, now_us: int) -> int:
     result = session.execute(
         update(TokenValue)
         .where(TokenValue.state == LIVE, TokenValue.expires_us <= now_us)
-        .values(sealed=None, idx=None, state=EXPIRED)
+        .values(sealed=None, state=EXPIRED)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -41,14 +41,12 @@ def upgrade() -> None:
         "token_values",
         sa.Column("pid", sa.String(32), nullable=False),
         sa.Column("ref", sa.LargeBinary(16), nullable=False),
-        sa.Column("idx", sa.LargeBinary(32), nullable=True),
         sa.Column("sealed", sa.LargeBinary(), nullable=True),
         sa.Column("key_version", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(8), nullable=False),
         sa.Column("created_us", sa.BigInteger(), nullable=False),
         sa.Column("expires_us", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("pid", "ref", name="pk_token_values"),
-        sa.UniqueConstraint("pid", "idx", name="uq_token_values_pid_idx"),
     )
     op.create_index("ix_token_values_expires_us", "token_values", ["expires_us"])
     op.create_table(
