@@ -22,7 +22,8 @@ secret, a plaintext, a token or a share.
     │   └── UnsealFailedError         400: the shares given do not rebuild the root key
     ├── AuthError
     │   ├── UnauthenticatedError      401: one uniform answer for every bad credential
-    │   └── ForbiddenError            403: authenticated, but the scope is missing
+    │   ├── ForbiddenError            403: authenticated, but the scope is missing
+    │   └── SignInError               401: an OpenID sign-in failed (state, nonce, ID token...)
     ├── RequestError
     │   ├── InvalidRequestError       400
     │   ├── NotFoundError             404
@@ -30,7 +31,9 @@ secret, a plaintext, a token or a share.
     │   ├── ConflictError             409
     │   ├── PayloadTooLargeError      413
     │   ├── UnsupportedMediaTypeError 415
-    │   └── ValidationFailedError     422
+    │   ├── ValidationFailedError     422
+    │   └── ScimError                 400/404/409 with an RFC 7644 ``scimType``
+    ├── ProviderError                 502: an OpenID provider cannot be reached or misbehaves
     ├── BundleError                   an audit bundle does not verify (offline check)
     ├── StoreError                    503: the database cannot take the request
     └── AuditError                    503: the audit trail cannot record, so nothing happens
@@ -244,3 +247,52 @@ class AuditError(StrongroomError):
     status = 503
     slug = "audit-unavailable"
     title = "Audit trail unavailable"
+
+
+class SignInError(AuthError):
+    """An OpenID Connect sign-in failed; ``detail`` names the check, never a token."""
+
+    slug = "sign-in-failed"
+    title = "Sign-in failed"
+
+
+class ProviderError(StrongroomError):
+    """An OpenID provider could not be reached or answered something unusable."""
+
+    status = 502
+    slug = "identity-provider"
+    title = "Identity provider unavailable"
+
+
+class ScimError(RequestError):
+    """A SCIM request failed; ``scim_type`` is the RFC 7644 §3.12 ``scimType`` (or None)."""
+
+    slug = "scim"
+    title = "SCIM request failed"
+    scim_type: ClassVar[str | None] = "invalidValue"
+
+
+class ScimInvalidFilterError(ScimError):
+    scim_type = "invalidFilter"
+
+
+class ScimInvalidPathError(ScimError):
+    scim_type = "invalidPath"
+
+
+class ScimInvalidSyntaxError(ScimError):
+    scim_type = "invalidSyntax"
+
+
+class ScimMutabilityError(ScimError):
+    scim_type = "mutability"
+
+
+class ScimUniquenessError(ScimError):
+    status = 409
+    scim_type = "uniqueness"
+
+
+class ScimNotFoundError(ScimError):
+    status = 404
+    scim_type = None

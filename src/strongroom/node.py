@@ -30,6 +30,7 @@ from strongroom.errors import (
 )
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.principal import Principal
+from strongroom.identity.services import IdentityServices
 from strongroom.identity.tokens import IssuedToken, TokenService
 from strongroom.kms.barrier import Barrier
 from strongroom.kms.keyring import KeyInfo, Keyring
@@ -71,6 +72,9 @@ class Node:
             issuer=settings.resolved_issuer,
             audience=settings.token_audience,
         )
+        self.identity = IdentityServices(
+            settings, database, self.recorder, self.clock, self.tokens, self.hide_subject
+        )
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._background: list[threading.Thread] = []
@@ -95,6 +99,7 @@ class Node:
         for thread in self._background:
             thread.join(timeout=5)
         self._drop_keys()
+        self.identity.close()
         self.committer.close()
         self.db.dispose()
 
@@ -205,6 +210,12 @@ class Node:
         if principal.kind == "root" or not self.settings.audit_hmac_subjects:
             return principal.actor
         return identifiers.hide(self.keyring(), principal.subject)
+
+    def hide_subject(self, subject: str) -> str:
+        """How the audit trail names a user subject: an HMAC unless configured otherwise."""
+        if not self.settings.audit_hmac_subjects:
+            return subject
+        return identifiers.hide(self.keyring(), subject)
 
     def authenticate(self, bearer: str) -> Principal:
         """The principal a bearer token names; `UnauthenticatedError` if none."""

@@ -17,6 +17,7 @@ SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
 AUDIT_HASH = "audit:hash"
+SCIM_PROVISION = "scim:provision"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -30,6 +31,7 @@ KNOWN: dict[str, str] = {
     AUDIT_READ: "read the audit trail",
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
+    SCIM_PROVISION: "provision users and groups through SCIM 2.0",
 }
 PARAMETERISED: dict[str, str] = {}
 
