@@ -67,6 +67,7 @@ def test_user_lifecycle(sr: Ready) -> None:
     )
     assert put.status_code == 200 and put.json()["userName"] == "dana2@example.test"
     assert "name" not in put.json()
+    assert put.json()["active"] is False  # PUT without active deactivates (fails closed)
     assert sr.client.delete(f"/scim/v2/Users/{uid}", headers=h).status_code == 204
     gone = sr.client.get(f"/scim/v2/Users/{uid}", headers=h)
     assert gone.status_code == 404 and gone.json()["status"] == "404"

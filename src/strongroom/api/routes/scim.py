@@ -149,14 +149,25 @@ def list_users(
     filter_: Filter = None,
     start_index: StartIndex = 1,
     count: Count = None,
+    attributes: Attributes = None,
+    excluded: Excluded = None,
 ) -> Response:
     page = _page(start_index, count, node.settings.default_page_size)
-    return scim_response(node.identity.scim.list_users(call_of(request, p), filter_, page))
+    found = node.identity.scim.list_users(call_of(request, p), filter_, page)
+    return scim_response(select_list(found, attributes, excluded))
 
 
 @router.get("/Users/{user_id}", name="scim.users.read")
-def get_user(user_id: str, request: Request, node: NodeDep, p: Provisioner) -> Response:
-    return scim_response(node.identity.scim.get_user(call_of(request, p), user_id))
+def get_user(
+    user_id: str,
+    request: Request,
+    node: NodeDep,
+    p: Provisioner,
+    attributes: Attributes = None,
+    excluded: Excluded = None,
+) -> Response:
+    doc = node.identity.scim.get_user(call_of(request, p), user_id)
+    return scim_response(select(doc, attributes, excluded))
 
 
 @router.put("/Users/{user_id}", name="scim.users.replace")
@@ -196,14 +207,25 @@ def list_groups(
     filter_: Filter = None,
     start_index: StartIndex = 1,
     count: Count = None,
+    attributes: Attributes = None,
+    excluded: Excluded = None,
 ) -> Response:
     page = _page(start_index, count, node.settings.default_page_size)
-    return scim_response(node.identity.scim.list_groups(call_of(request, p), filter_, page))
+    found = node.identity.scim.list_groups(call_of(request, p), filter_, page)
+    return scim_response(select_list(found, attributes, excluded))
 
 
 @router.get("/Groups/{group_id}", name="scim.groups.read")
-def get_group(group_id: str, request: Request, node: NodeDep, p: Provisioner) -> Response:
-    return scim_response(node.identity.scim.get_group(call_of(request, p), group_id))
+def get_group(
+    group_id: str,
+    request: Request,
+    node: NodeDep,
+    p: Provisioner,
+    attributes: Attributes = None,
+    excluded: Excluded = None,
+) -> Response:
+    doc = node.identity.scim.get_group(call_of(request, p), group_id)
+    return scim_response(select(doc, attributes, excluded))
 
 
 @router.put("/Groups/{group_id}", name="scim.groups.replace")
@@ -226,6 +248,47 @@ async def patch_group(group_id: str, request: Request, node: NodeDep, p: Provisi
 def delete_group(group_id: str, request: Request, node: NodeDep, p: Provisioner) -> Response:
     node.identity.scim.delete_group(call_of(request, p), group_id)
     return Response(status_code=204)
+
+
+@router.api_route(
+    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], name="scim.unknown"
+)
+def unknown(rest: str, _p: Provisioner) -> Response:
+    """Anything else under /scim/v2: a SCIM 405 on known endpoints, else a SCIM 404."""
+    if rest.split("/", 1)[0] in _ENDPOINTS and not rest.endswith(".search"):
+        return scim_error(405, "this endpoint does not take that method", None)
+    return scim_error(404, "no such SCIM endpoint", None)
+
+
+_ENDPOINTS = frozenset({"ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Groups"})
+
+
+def select(doc: dict[str, Any], attributes: str | None, excluded: str | None) -> dict[str, Any]:
+    """RFC 7644 §3.9: keep only ``attributes``, or drop ``excludedAttributes`` (top level)."""
+
+    def names(text: str | None) -> set[str]:
+        return {
+            n.strip().rsplit(":", 1)[-1].split(".")[0].lower()
+            for n in (text or "").split(",")
+            if n.strip()
+        }
+
+    keep, drop = names(attributes), names(excluded)
+    always = {"id", "schemas", "meta"}
+    if keep:
+        return {k: v for k, v in doc.items() if k.lower() in keep | always}
+    return {k: v for k, v in doc.items() if k.lower() in always or k.lower() not in drop}
+
+
+def select_list(
+    body: dict[str, Any], attributes: str | None, excluded: str | None
+) -> dict[str, Any]:
+    body["Resources"] = [select(r, attributes, excluded) for r in body["Resources"]]
+    return body
+
+
+Attributes = Annotated[str | None, Query(alias="attributes", max_length=1024)]
+Excluded = Annotated[str | None, Query(alias="excludedAttributes", max_length=1024)]
 
 
 async def _run(fn: Callable[..., Any], *args: Any) -> Any:

@@ -137,8 +137,7 @@ class Scim:
         members = repo.members_of(session, group.id)
         if members:
             doc["members"] = [
-                {"value": u.id, "$ref": f"{self.base_url}/Users/{u.id}", "display": u.user_name}
-                for u in members
+                {"value": u.id, "$ref": f"{self.base_url}/Users/{u.id}"} for u in members
             ]
         doc["meta"] = self._meta(
             "Group", group.id, group.created_us, group.updated_us, group.version
@@ -147,15 +146,21 @@ class Scim:
 
     # -- users ------------------------------------------------------------------------
 
-    def _write_user(self, session: Session, user: IdentityUser, attrs: dict[str, Any]) -> bool:
-        """Store ``attrs`` on ``user``; True if this deactivated the user."""
+    def _write_user(
+        self, session: Session, user: IdentityUser, attrs: dict[str, Any], *, new: bool = False
+    ) -> bool:
+        """Store ``attrs`` on ``user``; True if this deactivated the user.
+
+        A new user without ``active`` is active; an update that removes ``active`` (PATCH
+        remove, or PUT without it) deactivates, so a dropped attribute fails closed.
+        """
         name = attrs.pop("userName", None)
         if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME_CHARS:
             raise ScimError("userName is required (1-256 characters)")
         other = repo.user_by_name(session, name)
         if other is not None and other.id != user.id:
             raise ScimUniquenessError("another user has this userName")
-        active = _bool(attrs.pop("active", True))
+        active = _bool(attrs.pop("active", new))
         external = attrs.get("externalId")
         if external is not None and not isinstance(external, str):
             raise ScimError("externalId must be a string")
@@ -187,7 +192,7 @@ class Scim:
             attrs = _clean(body, USER_ATTRS, None)
             now = self._clock.now_us()
             user = IdentityUser(id=str(uuid.uuid4()), created_us=now, version=0, active=None)
-            self._write_user(tx.session, user, attrs)
+            self._write_user(tx.session, user, attrs, new=True)
             tx.session.add(user)
             tx.session.flush()
             tx.resource = f"scim/Users/{user.id}"
