@@ -98,7 +98,7 @@ class JwksCache:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
-        self._min_refetch = min_refetch_seconds
+        self.min_refetch_seconds = min_refetch_seconds
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._keys: dict[str, Any] = {}
@@ -134,7 +134,7 @@ class JwksCache:
                 self._fetched_at = now
                 self._load()
             found = self._lookup(kid)
-            if found is None and now - self._fetched_at >= self._min_refetch:
+            if found is None and now - self._fetched_at >= self.min_refetch_seconds:
                 self._fetched_at = now
                 self._load()
                 found = self._lookup(kid)
