@@ -13,6 +13,10 @@ PUBLIC = {
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/v1/audit/checkpoint"),
     ("GET", "/v1/audit/keys"),
+    ("GET", "/v1/auth/oidc/{provider}/login"),
+    ("GET", "/v1/auth/oidc/{provider}/callback"),
+    ("GET", "/bff/{app}/login"),
+    ("GET", "/bff/{app}/callback"),
 }
 
 

@@ -35,6 +35,11 @@ def bff_sign_in(sr: Ready, login: str, return_to: str = "/notes/") -> None:
     assert "domain=" not in lowered
 
 
+def events(sr: Ready) -> list[dict[str, Any]]:
+    resp = sr.client.get("/v1/audit/events", headers=sr.auth(), params={"limit": 1000})
+    return list(resp.json()["events"])
+
+
 def add_echo(sr: Ready) -> list[dict[str, Any]]:
     """A route on the API that records what the forwarded request carried."""
     seen: list[dict[str, Any]] = []
@@ -92,6 +97,7 @@ def test_state_changing_calls_need_the_csrf_header(sr: Ready) -> None:
     assert refused.status_code == 400
     assert "X-Strongroom-CSRF" in refused.json()["detail"]
     assert seen == []
+    assert any(e["action"] == "bff.api" and e["outcome"] == "denied" for e in events(sr))
     ok = sr.client.post("/bff/notes/api/v1/test/echo", json={}, headers={"X-Strongroom-CSRF": "1"})
     assert ok.status_code == 200
     assert "x-strongroom-csrf" not in seen[-1]["headers"]
@@ -108,13 +114,18 @@ def test_only_strongroom_api_paths_are_forwarded(sr: Ready) -> None:
         "/bff/notes/api/v1//sys/keys",
     ):
         resp = sr.client.get(path)
-        assert resp.status_code in (400, 404), path
+        assert resp.status_code == 400, (path, resp.status_code)
+        assert "own API" in resp.json()["detail"]
 
 
 def test_no_session_no_forwarding(sr: Ready) -> None:
     assert sr.client.get("/bff/notes/api/v1/sys/keys").status_code == 401
     assert sr.client.get("/bff/notes/session").status_code == 401
+    assert sr.client.get("/bff/unknown/session").status_code == 401
+    bff_sign_in(sr, "alice")
     assert sr.client.get("/bff/unknown/session").status_code == 404
+    refused = [e for e in events(sr) if e["action"] == "bff.api" and e["outcome"] == "denied"]
+    assert len(refused) == 1
 
 
 def test_logout_needs_csrf_and_kills_the_session(sr: Ready) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import BASE, CLIENT_SECRET
+from conftest import BASE, CLIENT_SECRET, identity_settings, make_ready
 from oidcop import Browser, OpenIdProvider
 from support import Ready
 
@@ -212,4 +213,54 @@ def test_logout_needs_the_csrf_header_and_ends_the_session(sr: Ready) -> None:
     assert sr.client.post("/v1/auth/logout").status_code == 400
     assert sr.client.get("/v1/auth/session").status_code == 200
     assert sr.client.post("/v1/auth/logout", headers={"X-Strongroom-CSRF": "1"}).status_code == 204
+    assert sr.client.get("/v1/auth/session").status_code == 401
+
+
+def _session_rows(sr: Ready) -> int:
+    from sqlalchemy import func, select
+
+    from strongroom.store.models import UserSession
+
+    with sr.node.db.transaction(read_only=True) as session:
+        return int(session.execute(select(func.count()).select_from(UserSession)).scalar_one())
+
+
+def test_failed_sign_ins_create_no_session(sr: Ready) -> None:
+    callback = sign_in(sr)
+    sr.client.get(callback.removeprefix(BASE) + "x", follow_redirects=False)
+    sr.client.get("/v1/auth/oidc/corp/callback", params={"state": "s", "code": "c"})
+    assert _session_rows(sr) == 0
+    assert sr.client.get(callback.removeprefix(BASE), follow_redirects=False).status_code == 401
+    assert _session_rows(sr) == 0
+
+
+def test_a_wrong_client_secret_is_a_clear_error_without_the_secret(
+    database_url: str, tmp_path: Path, idp: OpenIdProvider
+) -> None:
+    canary = "canary-wrong-secret-51c2"
+    providers = [dict(p) for p in identity_settings(idp)["oidc_providers"]]
+    providers[0]["client_secret"] = canary
+    ready = make_ready(database_url, tmp_path, idp, oidc_providers=providers)
+    try:
+        callback = sign_in(ready)
+        resp = ready.client.get(callback.removeprefix(BASE))
+        assert resp.status_code == 401
+        assert resp.json()["detail"] == "the provider refused the code: invalid_client"
+        assert canary not in resp.text
+        assert canary not in str(_events(ready))
+    finally:
+        ready.client.__exit__(None, None, None)
+        ready.node.close()
+
+
+def test_an_expired_session_is_refused(sr: Ready) -> None:
+    callback = sign_in(sr)
+    sr.client.get(callback.removeprefix(BASE), follow_redirects=False)
+    assert sr.client.get("/v1/auth/session").status_code == 200
+    from sqlalchemy import update
+
+    from strongroom.store.models import UserSession
+
+    with sr.node.db.transaction() as session:
+        session.execute(update(UserSession).values(expires_us=1))
     assert sr.client.get("/v1/auth/session").status_code == 401

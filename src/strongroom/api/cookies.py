@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Security
+from fastapi.security import APIKeyCookie
 from starlette.responses import Response
 
 SIGNIN_COOKIE = "__Host-sr_signin"
@@ -26,3 +28,12 @@ def set_cookie(
 
 def clear_cookie(response: Response, name: str) -> None:
     response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="strict")
+
+
+# Declared as security schemes so the OpenAPI document shows which routes need a session.
+console_session = APIKeyCookie(
+    name=CONSOLE_COOKIE, auto_error=False, description="A console session."
+)
+bff_session = APIKeyCookie(name=BFF_COOKIE, auto_error=False, description="A BFF session.")
+ConsoleSession = Annotated[str | None, Security(console_session)]
+BffSession = Annotated[str | None, Security(bff_session)]

@@ -9,16 +9,17 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from strongroom.api.cookies import BFF_COOKIE, SIGNIN_COOKIE, clear_cookie, set_cookie
-from strongroom.api.deps import AnonymousCall, NodeDep, get_node
+from strongroom.api.cookies import BFF_COOKIE, SIGNIN_COOKIE, BffSession, clear_cookie, set_cookie
+from strongroom.api.deps import AnonymousCall, NodeDep, anonymous_call, get_node
 from strongroom.api.routes.oidc import callback_params, session_body
-from strongroom.errors import UnauthenticatedError
+from strongroom.errors import StrongroomError, UnauthenticatedError
 from strongroom.identity import bff
-from strongroom.node import Call
+from strongroom.node import Call, Node
 
 router = APIRouter(prefix="/bff", tags=["bff"])
 # The forwarded call never leaves the process: it goes to this very application.
 _INTERNAL_BASE = "http://strongroom.internal"
+FORWARDED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 @router.get("/{app}/login", name="bff.login")
@@ -50,49 +51,67 @@ def callback(app: str, request: Request, node: NodeDep, call: AnonymousCall) -> 
 
 
 @router.get("/{app}/session", name="bff.session")
-def session(app: str, request: Request, node: NodeDep) -> dict[str, Any]:
+def session(app: str, node: NodeDep, cookie: BffSession) -> dict[str, Any]:
     """Who is signed in to ``app`` in this browser (never a token); 401 if nobody."""
+    if not cookie:
+        raise UnauthenticatedError()
     node.identity.bff.app(app)
-    view = node.identity.signin.session(request.cookies.get(BFF_COOKIE), app)
+    view = node.identity.signin.session(cookie, app)
     if view is None:
         raise UnauthenticatedError()
     return session_body(view)
 
 
+def _refused(node: Node, call: Call, action: str, app: str, error: StrongroomError) -> None:
+    # Refusals at the BFF are audited like a bad bearer token is.
+    if error.status < 500:
+        node.record_denied(call, action, f"bff/{app[:32]}", error.slug)
+
+
 @router.post("/{app}/logout", name="bff.logout")
 def logout(
     app: str,
-    request: Request,
     node: NodeDep,
     call: AnonymousCall,
+    cookie: BffSession,
     csrf: Annotated[str | None, Header(alias="X-Strongroom-CSRF")] = None,
 ) -> Response:
     """End the session (needs the ``X-Strongroom-CSRF: 1`` header)."""
-    node.identity.bff.app(app)
-    bff.check_csrf("POST", {bff.CSRF_HEADER: csrf or ""})
-    node.identity.signin.logout(call, request.cookies.get(BFF_COOKIE), app)
+    try:
+        if not cookie:
+            raise UnauthenticatedError()
+        node.identity.bff.app(app)
+        bff.check_csrf("POST", {bff.CSRF_HEADER: csrf or ""})
+    except StrongroomError as exc:
+        _refused(node, call, "bff.logout", app, exc)
+        raise
+    node.identity.signin.logout(call, cookie, app)
     response = Response(status_code=204)
     clear_cookie(response, BFF_COOKIE)
     return response
 
 
-@router.api_route(
-    "/{app}/api/{path:path}",
-    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-    name="bff.api",
-)
-async def forward(app: str, path: str, request: Request) -> Response:
-    """Forward a call to Strongroom's own API with the session's access token."""
+async def forward(app: str, path: str, request: Request, cookie: BffSession) -> Response:
+    """Forward a call to Strongroom's own API with the session's access token.
+
+    Needs the app's session cookie, and ``X-Strongroom-CSRF: 1`` on state-changing
+    methods. Only ``v1/...`` paths of this server; the ``Cookie`` header is not forwarded.
+    """
     node = get_node(request)
-    config = node.identity.bff.app(app)
-    bff.check_csrf(request.method, {k.lower(): v for k, v in request.headers.items()})
-    target = bff.api_path(path)
-    view = await run_in_threadpool(
-        node.identity.signin.session, request.cookies.get(BFF_COOKIE), app
-    )
-    if view is None:
-        raise UnauthenticatedError()
-    call = Call(str(getattr(request.state, "request_id", "")), node.hide_subject(view.subject))
+    call = anonymous_call(request)
+    try:
+        if not cookie:
+            raise UnauthenticatedError()
+        config = node.identity.bff.app(app)
+        bff.check_csrf(request.method, {k.lower(): v for k, v in request.headers.items()})
+        target = bff.api_path(path)
+        view = await run_in_threadpool(node.identity.signin.session, cookie, app)
+        if view is None:
+            raise UnauthenticatedError()
+    except StrongroomError as exc:
+        await run_in_threadpool(_refused, node, call, "bff.api", app, exc)
+        raise
+    call = Call(call.request_id, node.hide_subject(view.subject))
     issued = await run_in_threadpool(node.identity.bff.token, call, view, config, target)
     headers = bff.forward_headers(request.headers.items(), issued.access_token)
     body = await request.body()
@@ -109,4 +128,14 @@ async def forward(app: str, path: str, request: Request) -> Response:
         content=upstream.content,
         status_code=upstream.status_code,
         headers=bff.response_headers(upstream.headers.items()),
+    )
+
+
+for _method in FORWARDED_METHODS:
+    router.add_api_route(
+        "/{app}/api/{path:path}",
+        forward,
+        methods=[_method],
+        name="bff.api",
+        operation_id=f"bff_api_{_method.lower()}",
     )

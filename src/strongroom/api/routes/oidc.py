@@ -7,10 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from strongroom.api.cookies import CONSOLE_COOKIE, SIGNIN_COOKIE, clear_cookie, set_cookie
+from strongroom.api.cookies import (
+    CONSOLE_COOKIE,
+    SIGNIN_COOKIE,
+    ConsoleSession,
+    clear_cookie,
+    set_cookie,
+)
 from strongroom.api.deps import AnonymousCall, NodeDep
-from strongroom.errors import SignInError, UnauthenticatedError
-from strongroom.identity.bff import check_csrf
+from strongroom.errors import SignInError, StrongroomError, UnauthenticatedError
+from strongroom.identity.bff import CSRF_HEADER, check_csrf
 from strongroom.identity.signin import CONSOLE, SessionView
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -63,9 +69,11 @@ def callback(provider: str, request: Request, node: NodeDep, call: AnonymousCall
 
 
 @router.get("/session", name="auth.session.read")
-def session(request: Request, node: NodeDep) -> dict[str, Any]:
+def session(node: NodeDep, cookie: ConsoleSession) -> dict[str, Any]:
     """The console session of this browser; 401 without one."""
-    view = node.identity.signin.session(request.cookies.get(CONSOLE_COOKIE), CONSOLE)
+    if not cookie:
+        raise UnauthenticatedError()
+    view = node.identity.signin.session(cookie, CONSOLE)
     if view is None:
         raise UnauthenticatedError()
     return session_body(view)
@@ -73,14 +81,20 @@ def session(request: Request, node: NodeDep) -> dict[str, Any]:
 
 @router.post("/logout", name="auth.session.logout")
 def logout(
-    request: Request,
     node: NodeDep,
     call: AnonymousCall,
+    cookie: ConsoleSession,
     csrf: Annotated[str | None, Header(alias="X-Strongroom-CSRF")] = None,
 ) -> Response:
     """End the console session (needs the ``X-Strongroom-CSRF: 1`` header)."""
-    check_csrf("POST", {"x-strongroom-csrf": csrf or ""})
-    node.identity.signin.logout(call, request.cookies.get(CONSOLE_COOKIE), CONSOLE)
+    try:
+        if not cookie:
+            raise UnauthenticatedError()
+        check_csrf("POST", {CSRF_HEADER: csrf or ""})
+    except StrongroomError as exc:
+        node.record_denied(call, "auth.session.logout", "auth/console", exc.slug)
+        raise
+    node.identity.signin.logout(call, cookie, CONSOLE)
     response = Response(status_code=204)
     clear_cookie(response, CONSOLE_COOKIE)
     return response

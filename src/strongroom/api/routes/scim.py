@@ -251,7 +251,10 @@ def delete_group(group_id: str, request: Request, node: NodeDep, p: Provisioner)
 
 
 @router.api_route(
-    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], name="scim.unknown"
+    "/{rest:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    name="scim.unknown",
+    include_in_schema=False,
 )
 def unknown(rest: str, _p: Provisioner) -> Response:
     """Anything else under /scim/v2: a SCIM 405 on known endpoints, else a SCIM 404."""
