@@ -264,3 +264,16 @@ def test_an_expired_session_is_refused(sr: Ready) -> None:
     with sr.node.db.transaction() as session:
         session.execute(update(UserSession).values(expires_us=1))
     assert sr.client.get("/v1/auth/session").status_code == 401
+
+
+def test_a_browser_gets_an_error_page(sr: Ready) -> None:
+    resp = sr.client.get(
+        "/v1/auth/oidc/corp/callback",
+        params={"state": "<script>alert(1)</script>", "code": "c"},
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+    )
+    assert resp.status_code == 401
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "Sign-in failed" in resp.text
+    assert "unknown, used or expired" in resp.text
+    assert "<script>" not in resp.text

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from strongroom.api.cookies import BFF_COOKIE, SIGNIN_COOKIE, BffSession, clear_cookie, set_cookie
 from strongroom.api.deps import AnonymousCall, NodeDep, anonymous_call, get_node
-from strongroom.api.routes.oidc import callback_params, session_body
+from strongroom.api.routes.oidc import error_page, finish, session_body, wants_html
 from strongroom.errors import StrongroomError, UnauthenticatedError
 from strongroom.identity import bff
 from strongroom.node import Call, Node
@@ -40,10 +40,13 @@ def login(
 @router.get("/{app}/callback", name="bff.callback")
 def callback(app: str, request: Request, node: NodeDep, call: AnonymousCall) -> Response:
     """Finish the sign-in; the browser gets only the ``__Host-sr_session`` cookie."""
-    config = node.identity.bff.app(app)
-    done = node.identity.signin.complete(
-        call, config.provider, app, callback_params(request), request.cookies.get(SIGNIN_COOKIE)
-    )
+    try:
+        config = node.identity.bff.app(app)
+        done = finish(request, app, config.provider, node, call)
+    except StrongroomError as exc:
+        if exc.status < 500 and wants_html(request):
+            return error_page(request, exc)
+        raise
     response = RedirectResponse(done.return_to, status_code=302)
     clear_cookie(response, SIGNIN_COOKIE)
     set_cookie(response, BFF_COOKIE, done.session_id, node.settings.session_ttl_seconds)

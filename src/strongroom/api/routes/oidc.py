@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from strongroom.api.cookies import (
     CONSOLE_COOKIE,
@@ -17,7 +18,8 @@ from strongroom.api.cookies import (
 from strongroom.api.deps import AnonymousCall, NodeDep
 from strongroom.errors import SignInError, StrongroomError, UnauthenticatedError
 from strongroom.identity.bff import CSRF_HEADER, check_csrf
-from strongroom.identity.signin import CONSOLE, SessionView
+from strongroom.identity.signin import CONSOLE, Completed, SessionView
+from strongroom.node import Call, Node
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -29,6 +31,38 @@ def callback_params(request: Request) -> dict[str, str]:
     if len(params) != len(items):
         raise SignInError("a callback parameter is repeated")
     return params
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - Strongroom</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}}
+code{{background:#f3f3f3;padding:.1rem .3rem}}</style></head>
+<body><h1>{title}</h1><p>{detail}</p>
+<p>Request <code>{request_id}</code>. <a href="/">Start again</a>.</p></body></html>
+"""
+
+
+def wants_html(request: Request) -> bool:
+    """True for a browser navigation (it asks for HTML before JSON)."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/problem+json" not in accept
+
+
+def error_page(request: Request, error: StrongroomError) -> HTMLResponse:
+    """A small page for a person whose sign-in failed; the same words as the problem."""
+    body = _PAGE.format(
+        title=html.escape(error.title),
+        detail=html.escape(error.detail),
+        request_id=html.escape(str(getattr(request.state, "request_id", ""))),
+    )
+    return HTMLResponse(body, status_code=error.status)
+
+
+def finish(request: Request, app: str, provider: str, node: Node, call: Call) -> Completed:
+    """Complete a sign-in from the callback request (shared by the console and the BFF)."""
+    return node.identity.signin.complete(
+        call, provider, app, callback_params(request), request.cookies.get(SIGNIN_COOKIE)
+    )
 
 
 def session_body(view: SessionView) -> dict[str, Any]:
@@ -58,10 +92,13 @@ def login(
 
 @router.get("/oidc/{provider}/callback", name="auth.oidc.callback")
 def callback(provider: str, request: Request, node: NodeDep, call: AnonymousCall) -> Response:
-    """Finish the sign-in and start a console session."""
-    done = node.identity.signin.complete(
-        call, provider, CONSOLE, callback_params(request), request.cookies.get(SIGNIN_COOKIE)
-    )
+    """Finish the sign-in and start a console session (an HTML page if it fails)."""
+    try:
+        done = finish(request, CONSOLE, provider, node, call)
+    except StrongroomError as exc:
+        if exc.status < 500 and wants_html(request):
+            return error_page(request, exc)
+        raise
     response = RedirectResponse(done.return_to, status_code=302)
     clear_cookie(response, SIGNIN_COOKIE)
     set_cookie(response, CONSOLE_COOKIE, done.session_id, node.settings.session_ttl_seconds)
