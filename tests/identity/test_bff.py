@@ -144,3 +144,11 @@ def test_forward_headers_strip_credentials() -> None:
         "tok",
     )
     assert headers == {"Accept": "a/b", "authorization": "Bearer tok"}
+
+
+def test_signing_in_again_ends_the_previous_session(sr: Ready) -> None:
+    bff_sign_in(sr, "alice")
+    first = sr.client.cookies.get("__Host-sr_session")
+    bff_sign_in(sr, "bob")
+    assert sr.client.get("/bff/notes/session").json()["subject"] == "bob@example.test"
+    assert sr.node.identity.signin.session(first, "notes") is None

@@ -234,3 +234,36 @@ def test_provider_key_rotation_is_followed(sr: Ready, idp: Any) -> None:
     assert provider.jwks.fetches == before + 1
     assert provider.jwks.key("key-2") is not None
     assert provider.jwks.key("key-1") is None
+
+
+def test_subject_token_verifier_takes_real_id_tokens(sr: Ready) -> None:
+    from conftest import BASE
+    from oidcop import Browser
+
+    from strongroom.identity.oidc import client
+
+    provider = sr.node.identity.registry.get("corp")
+    redirect = sr.node.identity.signin.redirect_uri("corp", "console")
+    request = client.begin(provider, redirect)
+    browser = Browser(BASE)
+    try:
+        callback = browser.sign_in(request.url, "bob")
+    finally:
+        browser.close()
+    params = dict(httpx.URL(callback).params)
+    assert params["state"] == request.state
+    tokens = client.redeem(
+        provider, client.read_callback(provider, params), redirect, request.binding
+    )
+    subject = sr.node.identity.subject_tokens.verify(tokens.id_token)
+    assert subject.issuer == provider.issuer and subject.provider == "corp"
+    assert subject.username == "bob@example.test" and subject.roles == ("admin",)
+    assert subject.claims["nonce"] == request.nonce
+    assert tokens.id_token not in repr(tokens) and "bob" not in repr(subject)
+    header, body, signature = tokens.id_token.split(".")
+    forged = base64.urlsafe_b64encode(b'{"iss":"https://evil.example.test"}').rstrip(b"=").decode()
+    with pytest.raises(SignInError, match="not configured"):
+        sr.node.identity.subject_tokens.verify(f"{header}.{forged}.{signature}")
+    tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB")
+    with pytest.raises(SignInError):
+        sr.node.identity.subject_tokens.verify(f"{header}.{tampered}.{signature}")

@@ -152,8 +152,13 @@ class SignIn:
         app: str,
         params: Mapping[str, str],
         binding: str | None,
+        previous: str | None = None,
     ) -> Completed:
-        """Finish a sign-in and create a session; `SignInError` naming the failed check."""
+        """Finish a sign-in and create a session; `SignInError` naming the failed check.
+
+        ``previous`` is the session id this browser held before: it is ended, since its
+        cookie is about to be overwritten (and a planted session must not outlive it).
+        """
         resource = f"auth/oidc/{provider_name}"
         action = "auth.signin.complete"
         try:
@@ -208,6 +213,8 @@ class SignIn:
                 ),
             )
             tx.detail["roles"] = list(roles)
+            if previous and len(previous) <= MAX_SESSION_ID_CHARS:
+                tx.detail["replaced"] = repo.revoke_session(tx.session, _sha256(previous), now)
         return Completed(session_id, attempt.return_to, view, subject)
 
     def _take(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from strongroom.api.cookies import (
+    BFF_COOKIE,
     CONSOLE_COOKIE,
     SIGNIN_COOKIE,
     ConsoleSession,
@@ -60,8 +61,14 @@ def error_page(request: Request, error: StrongroomError) -> HTMLResponse:
 
 def finish(request: Request, app: str, provider: str, node: Node, call: Call) -> Completed:
     """Complete a sign-in from the callback request (shared by the console and the BFF)."""
+    previous = request.cookies.get(CONSOLE_COOKIE if app == CONSOLE else BFF_COOKIE)
     return node.identity.signin.complete(
-        call, provider, app, callback_params(request), request.cookies.get(SIGNIN_COOKIE)
+        call,
+        provider,
+        app,
+        callback_params(request),
+        request.cookies.get(SIGNIN_COOKIE),
+        previous,
     )
 
 
