@@ -77,4 +77,7 @@ log "audit trail: durable appends per second (group commit vs raw inserts)"
 log "audit trail: offline verification of a 1,000,000-event bundle"
 "$project_python" "$here/audit_verify.py" || status=$?
 
+log "identity: ID-token validations per second next to raw RS256 verifies"
+"$project_python" "$here/idtoken_verify.py" || status=$?
+
 exit "$status"
