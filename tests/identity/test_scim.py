@@ -224,3 +224,15 @@ def test_deprovisioning_kills_a_live_bff_session(sr_scim: Ready, how: str) -> No
     callback = browser.sign_in(resp.headers["location"], "alice")
     browser.close()
     assert sr.client.get(callback.removeprefix(BASE), follow_redirects=False).status_code == 401
+
+
+def test_deprovisioning_without_scim_enforcement_still_ends_sessions(sr: Ready) -> None:
+    h = scim(sr)
+    bff_sign_in(sr, "alice")
+    created = user(sr, h, "ALICE@example.test")
+    assert sr.client.get("/bff/notes/session").status_code == 200
+    resp = patch(
+        sr, h, f"/scim/v2/Users/{created['id']}", {"op": "replace", "value": {"active": False}}
+    )
+    assert resp.status_code == 200
+    assert sr.client.get("/bff/notes/session").status_code == 401

@@ -54,11 +54,11 @@ def revoke_session(session: Session, id_hash: bytes, now_us: int) -> int:
 
 
 def revoke_user_sessions(session: Session, user_id: str, subject: str, now_us: int) -> int:
-    """Revoke every live session of a SCIM user (by id, or by its user name)."""
+    """Revoke every live session of a SCIM user (by id, or by its user name in any case)."""
     stmt = (
         update(UserSession)
         .where(
-            (UserSession.user_id == user_id) | (UserSession.subject == subject),
+            (UserSession.user_id == user_id) | (func.lower(UserSession.subject) == subject.lower()),
             UserSession.revoked_us.is_(None),
         )
         .values(revoked_us=now_us)
