@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -229,11 +230,29 @@ def test_provider_key_rotation_is_followed(sr: Ready, idp: Any) -> None:
     provider.jwks.min_refetch_seconds = 0.0
     bff_sign_in(sr, "alice")
     before = provider.jwks.fetches
-    idp.restart(new_keys("key-2"))
+    old_kid = idp.keys.keys[0].kid
+    new_kid = f"key-{uuid.uuid4().hex[:8]}"
+    idp.restart(new_keys(new_kid))
     bff_sign_in(sr, "bob")
     assert provider.jwks.fetches == before + 1
-    assert provider.jwks.key("key-2") is not None
-    assert provider.jwks.key("key-1") is None
+    assert provider.jwks.key(new_kid) is not None
+    assert provider.jwks.key(old_kid) is None
+
+
+def test_a_reused_kid_with_a_new_key_is_refetched() -> None:
+    first = new_keys("same")
+    provider, calls = simulated(first)
+    clock = Clock()
+    verifier = IdTokenVerifier(provider, clock)
+    verifier.verify(sign(first.keys[0], claims(clock)), nonce="n-1")
+    second = new_keys("same")
+    first.keys[0] = second.keys[0]  # the simulated provider now serves the new key
+    provider.jwks.min_refetch_seconds = 0.0
+    verifier.verify(sign(second.keys[0], claims(clock)), nonce="n-1")
+    assert calls.count("/jwks") == 2
+    forged = RSAKey.generate_key(2048, parameters={"kid": "same"})
+    with pytest.raises(SignInError, match="signature"):
+        verifier.verify(sign(forged, claims(clock)), nonce="n-1")
 
 
 def test_subject_token_verifier_takes_real_id_tokens(sr: Ready) -> None:

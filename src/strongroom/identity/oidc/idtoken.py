@@ -103,19 +103,28 @@ class IdTokenVerifier:
         key = self.provider.jwks.key(kid)
         if key is None:
             raise SignInError("the ID token is signed by a key the provider does not publish")
-        key_alg = key.get("alg")
-        if key_alg is not None and key_alg != alg:
-            raise SignInError("the ID token's algorithm does not match its key")
-        try:
-            claims = dict(jwt.decode(id_token, key, algorithms=[alg]).claims)
-        except (JoseError, ValueError, TypeError):
-            raise SignInError("the ID token's signature does not verify") from None
+        claims = self._decode(id_token, alg, kid, key)
         self._check_claims(claims, nonce)
         if access_token is not None and "at_hash" in claims:
             expected = at_hash(access_token, alg)
             if not hmac.compare_digest(str(claims["at_hash"]), expected):
                 raise SignInError("the ID token's at_hash does not match the access token")
         return self._subject(claims)
+
+    def _decode(self, id_token: str, alg: str, kid: str | None, key: Any) -> dict[str, Any]:
+        # One retry with a refetched key when the provider reused a kid for a new key.
+        for attempt in (key, None):
+            current = attempt if attempt is not None else self.provider.jwks.key(kid, stale=key)
+            if current is None or (attempt is None and current is key):
+                break
+            key_alg = current.get("alg")
+            if key_alg is not None and key_alg != alg:
+                raise SignInError("the ID token's algorithm does not match its key")
+            try:
+                return dict(jwt.decode(id_token, current, algorithms=[alg]).claims)
+            except (JoseError, ValueError, TypeError):
+                continue
+        raise SignInError("the ID token's signature does not verify")
 
     def _check_claims(self, claims: dict[str, Any], nonce: str | None) -> None:
         client_id = self.provider.client_id

@@ -126,15 +126,21 @@ class JwksCache:
         self._single = usable[0] if len(usable) == 1 else None
         self.fetches += 1
 
-    def key(self, kid: str | None) -> Any:
-        """The public key named ``kid`` (or the only key, when ``kid`` is None), or None."""
+    def key(self, kid: str | None, *, stale: Any = None) -> Any:
+        """The public key named ``kid`` (or the only key, when ``kid`` is None), or None.
+
+        An unknown kid refetches the set (rate-bounded). So does ``stale``: the key a
+        signature just failed with, in case the provider reused its kid for a new key.
+        """
         with self._lock:
             now = self._monotonic()
             if self._fetched_at is None:
                 self._fetched_at = now
                 self._load()
             found = self._lookup(kid)
-            if found is None and now - self._fetched_at >= self.min_refetch_seconds:
+            if (found is None or found is stale) and (
+                now - self._fetched_at >= self.min_refetch_seconds
+            ):
                 self._fetched_at = now
                 self._load()
                 found = self._lookup(kid)
