@@ -109,7 +109,10 @@ def test_a_valid_token(setup: tuple[IdTokenVerifier, Any, Clock]) -> None:
         ("future", "not valid yet"),
         ({"nonce": "n-2"}, "nonce"),
         ({"nonce": None}, "nonce"),
-        ({"sub": None}, "no subject"),
+        ({"sub": None}, "no valid subject"),
+        ({"sub": "x" * 256}, "no valid subject"),
+        ({"email": "Root"}, "reserved"),
+        ({"email": 7}, "usable 'email'"),
         ({"exp": "soon"}, "times"),
     ],
 )

@@ -25,6 +25,7 @@ from joserfc.errors import JoseError
 from strongroom.clock import Clock
 from strongroom.errors import SignInError
 from strongroom.identity.oidc.providers import Provider, ProviderRegistry
+from strongroom.identity.scopes import RESERVED_SUBJECTS
 
 MAX_ID_TOKEN_CHARS = 16_384
 DEFAULT_LEEWAY_SECONDS = 60
@@ -137,8 +138,9 @@ class IdTokenVerifier:
         azp = claims.get("azp")
         if (len(audiences) > 1 or azp is not None) and azp != client_id:
             raise SignInError("the ID token's authorized party is another client")
-        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-            raise SignInError("the ID token has no subject")
+        # OIDC Core §2: sub is at most 255 ASCII characters.
+        if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
+            raise SignInError("the ID token has no valid subject")
         now = self._clock.now_us() // 1_000_000
         try:
             exp, iat = int(claims["exp"]), int(claims["iat"])
@@ -169,6 +171,8 @@ class IdTokenVerifier:
         username = claims.get(config.username_claim)
         if not isinstance(username, str) or not 0 < len(username) <= 256:
             raise SignInError(f"the ID token has no usable {config.username_claim!r} claim")
+        if username.lower() in RESERVED_SUBJECTS:
+            raise SignInError("the user name is reserved for Strongroom's own actors")
         return VerifiedSubject(
             subject=claims["sub"],
             issuer=claims["iss"],

@@ -162,8 +162,8 @@ class Scim:
             raise ScimUniquenessError("another user has this userName")
         active = _bool(attrs.pop("active", new))
         external = attrs.get("externalId")
-        if external is not None and not isinstance(external, str):
-            raise ScimError("externalId must be a string")
+        if external is not None and (not isinstance(external, str) or len(external) > 256):
+            raise ScimError("externalId must be a string of at most 256 characters")
         encoded = json.dumps(attrs, separators=(",", ":"))
         if len(encoded) > MAX_ATTRIBUTES_BYTES:
             raise ScimError("the user's attributes are too large")
@@ -276,8 +276,8 @@ class Scim:
         if other is not None and other.id != group.id:
             raise ScimUniquenessError("another group has this displayName")
         external = attrs.get("externalId")
-        if external is not None and not isinstance(external, str):
-            raise ScimError("externalId must be a string")
+        if external is not None and (not isinstance(external, str) or len(external) > 256):
+            raise ScimError("externalId must be a string of at most 256 characters")
         members = attrs.get("members") or []
         if not isinstance(members, list):
             raise ScimError("members must be a list")
