@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+import pytest
 from conftest import BASE
 from fastapi import Request
 from oidcop import Browser
@@ -152,3 +155,32 @@ def test_signing_in_again_ends_the_previous_session(sr: Ready) -> None:
     bff_sign_in(sr, "bob")
     assert sr.client.get("/bff/notes/session").json()["subject"] == "bob@example.test"
     assert sr.node.identity.signin.session(first, "notes") is None
+
+
+def test_no_token_or_session_id_reaches_logs_or_the_audit_trail(
+    sr: Ready, caplog: pytest.LogCaptureFixture
+) -> None:
+    from conftest import CLIENT_SECRET
+
+    caplog.set_level(logging.DEBUG)
+    seen = add_echo(sr)
+    bff_sign_in(sr, "alice")
+    assert sr.client.get("/bff/notes/api/v1/test/echo").status_code == 200
+    token = seen[-1]["headers"]["authorization"].split(" ", 1)[1]
+    session_id = sr.client.cookies.get("__Host-sr_session")
+    assert session_id
+    trail = str(events(sr))
+    for canary in (token, session_id, CLIENT_SECRET):
+        assert canary not in caplog.text
+        assert canary not in trail
+    assert "eyJ" not in caplog.text
+
+
+def test_the_provider_refuses_a_redirect_uri_it_does_not_know(sr: Ready) -> None:
+    resp = sr.client.get("/bff/notes/login", follow_redirects=False)
+    url = httpx.URL(resp.headers["location"])
+    tampered = url.copy_set_param("redirect_uri", "https://evil.example.test/cb")
+    with httpx.Client(follow_redirects=False) as http:
+        answer = http.get(tampered)
+    assert answer.status_code == 400
+    assert "evil.example.test" not in answer.headers.get("location", "")
