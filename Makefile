@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean oidc-provider
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	bash bench/run.sh
+
+# The real OpenID provider the identity tests start (tests install it too when missing).
+oidc-provider:
+	cd tests/identity/oidc_provider && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund; }
 
 clean:
 	rm -rf $(VENV) .strongroom .pytest_cache .mypy_cache .ruff_cache

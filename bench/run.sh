@@ -104,5 +104,7 @@ else
     log "could not install detect-secrets"
     status=1
 fi
+log "identity: ID-token validations per second next to raw RS256 verifies"
+"$project_python" "$here/idtoken_verify.py" || status=$?
 
 exit "$status"

@@ -74,6 +74,73 @@ class TokenRegionSettings(BaseModel):
     )
 
 
+ROLES = ("admin", "reviewer", "app-owner", "app-user")
+Role = Literal["admin", "reviewer", "app-owner", "app-user"]
+_NAME = r"^[a-z0-9][a-z0-9-]{0,31}$"
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID provider Strongroom signs users in through (see docs/identity.md).
+
+    The client secret comes from the environment or the TOML file (``client_secret``) or
+    from a file (``client_secret_file``), never from the command line.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_NAME)
+    issuer: str = Field(min_length=8, max_length=512)
+    client_id: str = Field(min_length=1, max_length=256)
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email"], max_length=32)
+    groups_claim: str = Field("groups", min_length=1, max_length=64)
+    username_claim: str = Field("email", min_length=1, max_length=64)
+    group_roles: dict[str, list[Role]] = Field(default_factory=dict, max_length=1000)
+    id_token_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> OidcProviderSettings:
+        if "openid" not in self.scopes:
+            raise ValueError("an OpenID provider's scopes must include openid")
+        if (self.client_secret is None) == (self.client_secret_file is None):
+            raise ValueError("give exactly one of client_secret and client_secret_file")
+        if any(a.upper().startswith("HS") or a.lower() == "none" for a in self.id_token_algorithms):
+            raise ValueError("ID tokens must be signed with an asymmetric algorithm")
+        parsed = urlsplit(self.issuer)
+        if parsed.scheme not in ("https", "http") or not parsed.hostname:
+            raise ValueError("issuer must be an https URL")
+        if parsed.query or parsed.fragment:
+            raise ValueError("issuer may not have a query or fragment")
+        return self
+
+    def secret(self) -> str:
+        """The client secret, read from its file when configured that way."""
+        if self.client_secret is not None:
+            return self.client_secret.get_secret_value()
+        if self.client_secret_file is None:
+            raise ConfigError(f"provider {self.name} has no client secret")
+        try:
+            return self.client_secret_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise ConfigError(
+                f"cannot read the client secret file of provider {self.name}"
+            ) from None
+
+
+class BffAppSettings(BaseModel):
+    """A micro app whose front end signs in through Strongroom's backend-for-frontend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_NAME)
+    provider: str = Field(pattern=_NAME)
+    scopes: list[str] = Field(default_factory=list, max_length=64)
+    token_ttl: int = Field(60, ge=1, le=TOKEN_TTL_HARD_CEILING)
+
+
 class Settings(BaseSettings):
     """Every tunable of a Strongroom server."""
 
@@ -157,6 +224,16 @@ class Settings(BaseSettings):
     policy_memory_bytes: int = Field(
         512 * 1024 * 1024, ge=64 * 1024 * 1024, description="Memory ceiling of the policy worker."
     )
+    oidc_providers: list[OidcProviderSettings] = Field(default_factory=list, max_length=32)
+    oidc_return_origins: list[str] = Field(
+        default_factory=list, description="Origins a sign-in may return to besides our own."
+    )
+    session_ttl_seconds: int = Field(28_800, ge=60, le=604_800, description="Session lifetime.")
+    bff_apps: list[BffAppSettings] = Field(default_factory=list, max_length=1000)
+    scim_enabled: bool = Field(False, description="Only SCIM-provisioned users may sign in.")
+    scim_group_roles: dict[str, list[Role]] = Field(
+        default_factory=dict, description="SCIM group displayName -> Strongroom roles."
+    )
     dev_root_token: SecretStr | None = Field(None, description="Dev only: fixed root token.")
     dev_unseal_key_file: Path | None = Field(None, description="Dev only: unseal key path.")
 
@@ -222,10 +299,38 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("connector names must be unique")
         _check_token_regions(self.token_regions)
+        self._check_identity()
         host, port = split_addr(self.addr)
         if not host or not 0 < port < 65536:
             raise ValueError("addr must be host:port")
         return self
+
+    def _check_identity(self) -> None:
+        names = [p.name for p in self.oidc_providers]
+        if len(set(names)) != len(names):
+            raise ValueError("oidc_providers names must be unique")
+        for provider in self.oidc_providers:
+            # A plain-http issuer lets anyone on the path forge sign-ins: dev mode only.
+            if provider.issuer.startswith("http://") and not self.dev:
+                raise ValueError(f"provider {provider.name}: an http:// issuer needs dev mode")
+        apps = [a.name for a in self.bff_apps]
+        if len(set(apps)) != len(apps) or "console" in apps:
+            raise ValueError("bff_apps names must be unique and not 'console'")
+        for app in self.bff_apps:
+            if app.provider not in names:
+                raise ValueError(f"bff app {app.name}: unknown provider")
+        for origin in self.oidc_return_origins:
+            parsed = urlsplit(origin)
+            if (
+                parsed.scheme not in ("https", "http")
+                or not parsed.hostname
+                or parsed.path not in ("", "/")
+                or parsed.query
+                or parsed.fragment
+                or parsed.username is not None
+                or (parsed.scheme == "http" and not self.dev)
+            ):
+                raise ValueError("oidc_return_origins entries must be https origins")
 
     @property
     def resolved_database_url(self) -> str:

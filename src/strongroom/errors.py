@@ -23,8 +23,9 @@ secret, a plaintext, a token or a share.
     │   └── UnsealFailedError         400: the shares given do not rebuild the root key
     ├── AuthError
     │   ├── UnauthenticatedError      401: one uniform answer for every bad credential
-    │   └── ForbiddenError            403: authenticated, but the scope is missing
-    │       └── EgressDeniedError     403: the gateway may not send to that host
+    │   ├── ForbiddenError            403: authenticated, but the scope is missing
+    │   │   └── EgressDeniedError     403: the gateway may not send to that host
+    │   └── SignInError               401: an OpenID sign-in failed (state, nonce, ID token...)
     ├── RequestError
     │   ├── InvalidRequestError       400
     │   ├── NotFoundError             404
@@ -36,15 +37,17 @@ secret, a plaintext, a token or a share.
     │   ├── GoneError                 410: a secret version was destroyed for good
     │   ├── SecretDisabledError       423: a secret is revoked (disabled for every reader)
     │   ├── RateLimitedError          429: too many calls; retry after a pause
-    │   └── TokenizeError             the tokenization vault refused a value or a token
-    │       ├── InvalidTokenError     400: malformed, forged, or not a token of this policy
-    │       ├── WrongRegionError      409: the token belongs to another region
-    │       ├── TokenGoneError        410: the token's value was erased or expired
-    │       ├── ShreddedError         410: the policy or region was crypto-shredded
-    │       └── BatchError            422: items of a batch failed; nothing was written
+    │   ├── TokenizeError             the tokenization vault refused a value or a token
+    │   │   ├── InvalidTokenError     400: malformed, forged, or not a token of this policy
+    │   │   ├── WrongRegionError      409: the token belongs to another region
+    │   │   ├── TokenGoneError        410: the token's value was erased or expired
+    │   │   ├── ShreddedError         410: the policy or region was crypto-shredded
+    │   │   └── BatchError            422: items of a batch failed; nothing was written
+    │   └── ScimError                 400/404/409 with an RFC 7644 ``scimType``
     ├── UpstreamError                 502: a connector's upstream failed or misbehaved
     │   └── UpstreamTimeoutError      504
     ├── SecretBackendError            503: the external secret store cannot take the request
+    ├── ProviderError                 502: an OpenID provider cannot be reached or misbehaves
     ├── BundleError                   an audit bundle does not verify (offline check)
     ├── ScanError                     400: a pre-flight scan cannot run on its input
     │   ├── UnsafeArchiveError        400: traversal, links, a bomb, too many/large members
@@ -403,3 +406,52 @@ class BatchError(TokenizeError):
     status = 422
     slug = "batch-failed"
     title = "Batch refused"
+
+
+class SignInError(AuthError):
+    """An OpenID Connect sign-in failed; ``detail`` names the check, never a token."""
+
+    slug = "sign-in-failed"
+    title = "Sign-in failed"
+
+
+class ProviderError(StrongroomError):
+    """An OpenID provider could not be reached or answered something unusable."""
+
+    status = 502
+    slug = "identity-provider"
+    title = "Identity provider unavailable"
+
+
+class ScimError(RequestError):
+    """A SCIM request failed; ``scim_type`` is the RFC 7644 §3.12 ``scimType`` (or None)."""
+
+    slug = "scim"
+    title = "SCIM request failed"
+    scim_type: ClassVar[str | None] = "invalidValue"
+
+
+class ScimInvalidFilterError(ScimError):
+    scim_type = "invalidFilter"
+
+
+class ScimInvalidPathError(ScimError):
+    scim_type = "invalidPath"
+
+
+class ScimInvalidSyntaxError(ScimError):
+    scim_type = "invalidSyntax"
+
+
+class ScimMutabilityError(ScimError):
+    scim_type = "mutability"
+
+
+class ScimUniquenessError(ScimError):
+    status = 409
+    scim_type = "uniqueness"
+
+
+class ScimNotFoundError(ScimError):
+    status = 404
+    scim_type = None

@@ -32,6 +32,7 @@ from strongroom.governance.reviews import Reviews
 from strongroom.governance.submissions import Submissions
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.principal import Principal
+from strongroom.identity.services import IdentityServices
 from strongroom.identity.tokens import IssuedToken, TokenService
 from strongroom.kms.barrier import Barrier
 from strongroom.kms.keyring import KeyInfo, Keyring
@@ -99,6 +100,9 @@ class Node:
         self.vault = TokenVault(settings, self.recorder, self.clock, self.keyring, self.regions)
         self.submissions = Submissions(settings, database, self.recorder, self.clock, self.keyring)
         self.reviews = Reviews(database, self.recorder, self.clock, self.keyring)
+        self.identity = IdentityServices(
+            settings, database, self.recorder, self.clock, self.tokens, self.hide_subject
+        )
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._background: list[threading.Thread] = []
@@ -124,6 +128,7 @@ class Node:
             thread.join(timeout=5)
         self._drop_keys()
         self.gateway.close()
+        self.identity.close()
         self.committer.close()
         self.regions.close()
         self.db.dispose()
@@ -235,6 +240,12 @@ class Node:
         if principal.kind == "root" or not self.settings.audit_hmac_subjects:
             return principal.actor
         return identifiers.hide(self.keyring(), principal.subject)
+
+    def hide_subject(self, subject: str) -> str:
+        """How the audit trail names a user subject: an HMAC unless configured otherwise."""
+        if not self.settings.audit_hmac_subjects:
+            return subject
+        return identifiers.hide(self.keyring(), subject)
 
     def authenticate(self, bearer: str) -> Principal:
         """The principal a bearer token names; `UnauthenticatedError` if none."""

@@ -15,6 +15,10 @@ PUBLIC = {
     ("GET", "/v1/audit/keys"),
     ("GET", "/v1/schemas/manifest"),
     ("GET", "/v1/manifest-keys"),
+    ("GET", "/v1/auth/oidc/{provider}/login"),
+    ("GET", "/v1/auth/oidc/{provider}/callback"),
+    ("GET", "/bff/{app}/login"),
+    ("GET", "/bff/{app}/callback"),
 }
 
 

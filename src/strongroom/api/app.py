@@ -14,8 +14,11 @@ from strongroom.api.routes import (
     audit,
     audit_tree,
     auth,
+    bff,
     connectors,
+    oidc,
     reviews,
+    scim,
     secrets,
     sys,
     tokens,
@@ -71,7 +74,7 @@ def create_app(node: Node) -> FastAPI:
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
     app.state.metrics = metrics
     problems.install(app)
-    for module in (sys, auth, audit, audit_tree, wellknown, tokens, apps, reviews):
+    for module in (sys, auth, audit, audit_tree, wellknown, tokens, apps, reviews, oidc, bff, scim):
         app.include_router(module.router)
     app.include_router(secrets.router)
     app.include_router(connectors.router)

@@ -26,6 +26,7 @@ CONNECTORS_CALL = "connectors:call:"
 APPS_SUBMIT = "apps:submit"
 APPS_READ = "apps:read"
 REVIEWS_APPROVE = "reviews:approve"
+SCIM_PROVISION = "scim:provision"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -43,6 +44,7 @@ KNOWN: dict[str, str] = {
     APPS_SUBMIT: "submit an app's manifest for policy checks and review",
     APPS_READ: "read apps, their submissions and approved manifests",
     REVIEWS_APPROVE: "list, approve and deny submissions (never one's own)",
+    SCIM_PROVISION: "provision users and groups through SCIM 2.0",
 }
 PARAMETERISED: dict[str, str] = {
     SECRETS_READ: "<app>/<name> (or <app>/*): read a secret's value (runtime identities)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -288,3 +290,85 @@ class GovSubmission(Base):
     reviewer: Mapped[str | None] = mapped_column(String(256), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     envelope: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# -- identity: SCIM users and groups, sign-in attempts, server-side sessions ----------------
+
+
+class IdentityUser(Base):
+    """A user provisioned by SCIM; ``attributes`` holds the SCIM resource's own JSON."""
+
+    __tablename__ = "identity_users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(256))
+    user_name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    attributes: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdentityGroup(Base):
+    """A group provisioned by SCIM; its display name maps to Strongroom roles."""
+
+    __tablename__ = "identity_groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    display_name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdentityMembership(Base):
+    """A user's membership of a group."""
+
+    __tablename__ = "identity_memberships"
+
+    group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("identity_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("identity_users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class SignInAttempt(Base):
+    """A pending sign-in, by the SHA-256 of its ``state``; used once, then deleted.
+
+    The PKCE verifier is not stored: it is derived from the browser-binding cookie, of
+    which only the hash is kept here.
+    """
+
+    __tablename__ = "identity_signins"
+
+    state_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    binding_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    app: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[str] = mapped_column(String(64))
+    return_to: Mapped[str] = mapped_column(String(2048))
+    expires_us: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class UserSession(Base):
+    """A server-side session of a signed-in user, by the SHA-256 of its random id."""
+
+    __tablename__ = "identity_sessions"
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    app: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(String(512))
+    oidc_subject: Mapped[str] = mapped_column(String(256))
+    subject: Mapped[str] = mapped_column(String(256), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    roles: Mapped[str] = mapped_column(Text)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int] = mapped_column(BigInteger)
+    revoked_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
