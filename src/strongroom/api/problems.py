@@ -46,6 +46,8 @@ def from_error(error: StrongroomError, request_id: str | None) -> JSONResponse:
     headers = None
     if isinstance(error, AuthError) and error.status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="strongroom"'}
+        # A DPoP challenge (and nonce) replaces the Bearer one (RFC 9449 §7.1).
+        headers.update(getattr(error, "headers", None) or {})
     return problem_response(
         error.status, error.type_uri, error.title, error.detail, request_id, error.extra, headers
     )
