@@ -32,6 +32,13 @@ from strongroom.errors import ConfigError
 #: The longest an access token may ever live, whatever the configuration says (15 min).
 TOKEN_TTL_HARD_CEILING = 900
 DEFAULT_ADDR = "127.0.0.1:8210"
+#: Scope entitlements of the roles groups map to (patterns: a trailing * is a prefix).
+DEFAULT_ROLE_SCOPES: dict[str, list[str]] = {
+    "admin": ["sys:*", "audit:*", "tokens:introspect", "tokens:revoke", "clients:manage"],
+    "reviewer": ["audit:read"],
+    "app-owner": ["secrets:*", "tokens:tokenize:*", "tokens:detokenize:*"],
+    "app-user": ["secrets:read:*", "tokens:tokenize:*"],
+}
 
 
 class AlertRuleSettings(BaseModel):
@@ -90,6 +97,28 @@ class Settings(BaseSettings):
     )
     metrics_unauthenticated: bool = Field(
         False, description="Serve /v1/sys/metrics without a token (for Prometheus)."
+    )
+    # -- OAuth broker: token exchange, revocation, DPoP (docs/tokens.md) --
+    oauth_role_scopes: dict[str, list[str]] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_SCOPES),
+        description="Scopes each role may hold; a trailing * matches any suffix.",
+    )
+    oauth_app_scopes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Approved scopes per app (client_id), until governance."
+    )
+    oauth_default_app_scopes: list[str] = Field(
+        default_factory=list, description="Approved scopes of apps not in oauth_app_scopes."
+    )
+    revocation_refresh_seconds: float = Field(
+        2.0, gt=0, le=60, description="Bounded staleness of another replica's revocations."
+    )
+    dpop_required_scopes: list[str] = Field(
+        default_factory=list, description="Scopes (trailing * = prefix) that need DPoP."
+    )
+    dpop_require_nonce: bool = Field(False, description="Demand a server nonce in DPoP proofs.")
+    dpop_proof_max_age_seconds: int = Field(60, ge=5, le=600)
+    proof_replay_store: Literal["memory", "database"] = Field(
+        "memory", description="Where used DPoP proofs are remembered (database: all replicas)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     tls_cert_file: Path | None = None

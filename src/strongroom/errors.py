@@ -27,7 +27,7 @@ secret, a plaintext, a token or a share.
     │   │   └── DpopProofError        401: a DPoP proof is missing, bad, or needs a nonce
     │   ├── ForbiddenError            403: authenticated, but the scope is missing
     │   └── OAuthError                RFC 6749 error (``error`` code), at the OAuth endpoints
-    │       ├── OAuthInvalidRequestError, InvalidClientError (401), InvalidGrantError,
+    │       ├── OAuthInvalidRequestError, InvalidClientError (401), UnauthorizedClientError
     │       ├── InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError
     │       └── InvalidDpopProofError, UseDpopNonceError
     ├── RequestError
@@ -258,9 +258,9 @@ class InvalidClientError(OAuthError):
     error = "invalid_client"
 
 
-class InvalidGrantError(OAuthError):
-    slug = "oauth-invalid-grant"
-    error = "invalid_grant"
+class UnauthorizedClientError(OAuthError):
+    slug = "oauth-unauthorized-client"
+    error = "unauthorized_client"
 
 
 class InvalidScopeError(OAuthError):

@@ -29,6 +29,7 @@ from strongroom.errors import (
     UnauthenticatedError,
 )
 from strongroom.identity import root_tokens, scopes
+from strongroom.identity.broker import Broker
 from strongroom.identity.principal import Principal
 from strongroom.identity.tokens import IssuedToken, TokenService
 from strongroom.kms.barrier import Barrier
@@ -70,6 +71,9 @@ class Node:
             self.clock,
             issuer=settings.resolved_issuer,
             audience=settings.token_audience,
+        )
+        self.broker = Broker(
+            settings, database, self.recorder, self.clock, self.keyring, self.tokens
         )
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -206,8 +210,20 @@ class Node:
             return principal.actor
         return identifiers.hide(self.keyring(), principal.subject)
 
-    def authenticate(self, bearer: str) -> Principal:
-        """The principal a bearer token names; `UnauthenticatedError` if none."""
+    def authenticate(
+        self,
+        bearer: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """The principal a token names; `UnauthenticatedError` if none.
+
+        Access tokens are checked by the broker (revocation state; for DPoP-bound tokens
+        the ``DPoP`` scheme and a ``proof`` for ``method`` and ``path``).
+        """
         if not bearer or len(bearer) > 8192:
             raise UnauthenticatedError()
         if self.seal_manager.sealed:
@@ -215,7 +231,11 @@ class Node:
         # A compact JWS starts with the base64url of '{"'; a root token (which an operator
         # may choose in dev mode) is looked up by hash whatever it contains.
         if bearer.startswith("ey") and bearer.count(".") == 2:
-            return self.tokens.verify(bearer)
+            return self.broker.authenticate_access(
+                bearer, scheme=scheme, proof=proof, method=method, path=path
+            )
+        if scheme != "bearer":
+            raise UnauthenticatedError()
         with self.db.transaction(read_only=True) as session:
             principal = root_tokens.authenticate(session, bearer)
         if principal is None:

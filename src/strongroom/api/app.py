@@ -9,7 +9,7 @@ from strongroom.api import problems
 from strongroom.api.deps import get_node
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
-from strongroom.api.routes import audit, audit_tree, auth, sys, wellknown
+from strongroom.api.routes import audit, audit_tree, auth, oauth, sys, wellknown
 from strongroom.node import Node
 
 # Routes that answer while sealed; every other route answers 503 until unsealed.
@@ -62,6 +62,8 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     for module in (sys, auth, audit, audit_tree, wellknown):
         app.include_router(module.router)
+    app.include_router(oauth.router)
+    app.include_router(oauth.admin_router)
     _answer_head(app)
     app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)
     app.add_middleware(EdgeMiddleware, metrics=metrics)

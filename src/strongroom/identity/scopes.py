@@ -17,6 +17,9 @@ SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
 AUDIT_HASH = "audit:hash"
+TOKENS_REVOKE = "tokens:revoke"
+TOKENS_INTROSPECT = "tokens:introspect"
+CLIENTS_MANAGE = "clients:manage"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -30,10 +33,27 @@ KNOWN: dict[str, str] = {
     AUDIT_READ: "read the audit trail",
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
+    TOKENS_REVOKE: "revoke any access token, and trip a user's or an app's kill switch",
+    TOKENS_INTROSPECT: "introspect any access token (RFC 7662)",
+    CLIENTS_MANAGE: "register and delete OAuth clients (micro apps)",
 }
 PARAMETERISED: dict[str, str] = {}
 
 MAX_SCOPES = 64
+
+
+def matches(pattern: str, scope: str) -> bool:
+    """Whether ``scope`` is ``pattern``, or starts with it when it ends in ``*``."""
+    if pattern.endswith("*"):
+        return scope.startswith(pattern[:-1])
+    return scope == pattern
+
+
+def allowed(patterns: Iterable[str], scope: str) -> bool:
+    """Whether any of ``patterns`` matches ``scope``."""
+    return any(matches(p, scope) for p in patterns)
+
+
 # RFC 6749 §3.3 scope-token characters, minus the backslash and quote for sanity.
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,200}$")
 
