@@ -65,6 +65,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(oauth.admin_router)
     _answer_head(app)
-    app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard, max_bytes=node.settings.max_body_bytes, form_paths=oauth.FORM_PATHS
+    )
     app.add_middleware(EdgeMiddleware, metrics=metrics)
     return app

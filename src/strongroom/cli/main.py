@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from strongroom import __version__
-from strongroom.cli import audit, audit_bundle, operator, serve, token
+from strongroom.cli import audit, audit_bundle, clients, operator, serve, token
 from strongroom.cli.client import CliError
 from strongroom.cli.output import errors
 from strongroom.errors import StrongroomError
@@ -25,6 +25,7 @@ app.command("dev")(serve.dev)
 app.command("status")(operator.status_command)
 app.add_typer(operator.app, name="operator")
 app.add_typer(token.app, name="token")
+app.add_typer(clients.app, name="clients", no_args_is_help=True)
 audit_bundle.register(audit.app)
 app.add_typer(audit.app, name="audit")
 

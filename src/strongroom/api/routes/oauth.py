@@ -49,6 +49,8 @@ ClientAuth = Security(HTTPBasic(auto_error=False, description="client_secret_bas
 BearerAuth = Security(bearer_scheme)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM_TYPE = "application/x-www-form-urlencoded"
+#: The endpoints whose bodies are forms (checked here), not JSON.
+FORM_PATHS = frozenset({"/v1/oauth/token", "/v1/oauth/revoke", "/v1/oauth/introspect"})
 MAX_FORM_FIELDS = 64
 
 
@@ -224,7 +226,6 @@ class ClientOut(BaseModel):
     client_id: str
     auth_method: str
     created_us: int
-    client_secret: str | None = None
 
 
 @router.post("/clients", name="oauth.clients.create", status_code=201)
