@@ -4,7 +4,8 @@
 # to bench/keys_rps.py (e.g. `bash bench/run.sh --duration 5 --connections 32`).
 # Then the audit-trail benchmarks run with their defaults (bench/audit_append.py: durable appends
 # per second on SQLite and, if it answers on loopback, PostgreSQL; bench/audit_verify.py: offline
-# verification of a 1,000,000-event bundle). Each runs even if one before it failed; the exit
+# verification of a 1,000,000-event bundle), then bench/token_exchange.py (token exchanges and
+# validations per second beside raw Ed25519 sign/verify). Each runs even if one before it failed; the exit
 # status is the last non-zero one.
 set -euo pipefail
 
@@ -76,5 +77,8 @@ log "audit trail: durable appends per second (group commit vs raw inserts)"
 
 log "audit trail: offline verification of a 1,000,000-event bundle"
 "$project_python" "$here/audit_verify.py" || status=$?
+
+log "token broker: exchanges and resource-side validations per second vs raw Ed25519"
+"$project_python" "$here/token_exchange.py" || status=$?
 
 exit "$status"

@@ -117,9 +117,10 @@ class Settings(BaseSettings):
     )
     dpop_require_nonce: bool = Field(False, description="Demand a server nonce in DPoP proofs.")
     dpop_proof_max_age_seconds: int = Field(60, ge=5, le=600)
-    proof_replay_store: Literal["memory", "database"] = Field(
-        "memory", description="Where used DPoP proofs are remembered (database: all replicas)."
+    proof_replay_store: Literal["memory", "database", "redis"] = Field(
+        "memory", description="Where used DPoP proofs are remembered (database, redis: shared)."
     )
+    redis_url: str | None = Field(None, description="redis://host:port/db for shared state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -175,6 +176,10 @@ class Settings(BaseSettings):
             not self.audit_origin or any(c.isspace() or c == "+" for c in self.audit_origin)
         ):
             raise ValueError("audit_origin may not be empty or hold spaces or '+'")
+        if self.proof_replay_store == "redis" and not self.redis_url:
+            raise ValueError("proof_replay_store redis needs redis_url")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise ValueError("redis_url must be a redis:// or rediss:// URL")
         if self.alert_webhook_url is not None:
             if not self.alert_webhook_url.startswith(("https://", "http://")):
                 raise ValueError("alert_webhook_url must be an http(s) URL")

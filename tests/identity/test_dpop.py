@@ -345,3 +345,34 @@ def test_nonce_errors_carry_a_fresh_nonce() -> None:
     with pytest.raises(UseDpopNonceError) as info:
         checker.verify(holder.proof("POST", TOKEN_URL), htm="POST", htu=TOKEN_URL)
     assert checker.nonces.valid(info.value.headers["DPoP-Nonce"])
+
+
+def _redis_up() -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+def test_a_redis_replay_store_refuses_a_proof_on_another_node(
+    make_kit: Callable[..., Kit],
+) -> None:
+    url = "redis://127.0.0.1:6379/0"
+    a = make_kit(proof_replay_store="redis", redis_url=url)
+    b = make_kit(proof_replay_store="redis", redis_url=url)
+    holder = Holder()
+    token = bound_token(a, holder)
+    proof = holder.proof("GET", KEYS_URL, token)
+    assert call(b, token, proof).status_code == 200
+    assert call(a, token, proof).status_code == 401
+
+
+def test_an_unreachable_redis_fails_closed() -> None:
+    from strongroom.errors import StoreError
+    from strongroom.identity.dpop import RedisReplayCache
+
+    cache = RedisReplayCache("redis://127.0.0.1:1/0", FrozenClock(int(time.time())))
+    with pytest.raises(StoreError):
+        cache.first_use(b"x" * 32, (int(time.time()) + 60) * 1_000_000)

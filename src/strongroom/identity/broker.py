@@ -35,6 +35,7 @@ from strongroom.identity.dpop import (
     DpopVerifier,
     MemoryReplayCache,
     NonceSource,
+    RedisReplayCache,
     ReplayCache,
 )
 from strongroom.identity.exchange import (
@@ -88,11 +89,11 @@ class Broker:
         self._keyring = keyring
         self._tokens = tokens
         self.revocations = RevocationState(database, clock, settings.revocation_refresh_seconds)
-        self.replay: ReplayCache = (
-            DatabaseReplayCache(database, clock)
-            if settings.proof_replay_store == "database"
-            else MemoryReplayCache(clock)
-        )
+        self.replay: ReplayCache = MemoryReplayCache(clock)
+        if settings.proof_replay_store == "database":
+            self.replay = DatabaseReplayCache(database, clock)
+        elif settings.proof_replay_store == "redis" and settings.redis_url:
+            self.replay = RedisReplayCache(settings.redis_url, clock)
         self.nonces = NonceSource(lambda: keyring().current("oauth-hmac").material, clock)
         self.dpop = DpopVerifier(
             clock,

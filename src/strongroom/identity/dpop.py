@@ -30,6 +30,7 @@ from strongroom.errors import (
     InvalidDpopProofError,
     JwkError,
     JwsError,
+    StoreError,
     UseDpopNonceError,
 )
 from strongroom.store.engine import Database
@@ -108,6 +109,27 @@ class DatabaseReplayCache:
             if self._uses % 1000 == 0:
                 repo.purge_proofs(session, now)
         return fresh
+
+
+class RedisReplayCache:
+    """Used proofs in Redis (``SET NX PX``): a replay to any replica sharing it is refused.
+
+    If Redis cannot be reached the proof is refused (fail closed) with `StoreError`.
+    """
+
+    def __init__(self, url: str, clock: Clock) -> None:
+        import redis  # noqa: PLC0415 - only servers configured for Redis load the client
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        self._clock = clock
+
+    def first_use(self, digest: bytes, expires_us: int) -> bool:
+        ttl_ms = max(1, (expires_us - self._clock.now_us()) // 1000)
+        try:
+            return bool(self._redis.set(b"strongroom:proof:" + digest, b"1", nx=True, px=ttl_ms))
+        except self._errors:
+            raise StoreError("the replay cache (Redis) cannot be reached") from None
 
 
 class NonceSource:
