@@ -357,3 +357,53 @@ def test_approved_scopes_come_from_a_pluggable_source(kit: Kit) -> None:
     refused(kit.exchange(kit.mint("sys:read", "audit:read"), scope="sys:read"), "invalid_scope")
     resp = kit.exchange(kit.mint("sys:read", "audit:read"), scope="audit:read")
     assert resp.status_code == 200
+
+
+@pytest.mark.parametrize("alg", ["none", "HS256"])
+def test_alg_none_and_hs_confusion_subject_tokens_are_refused(kit: Kit, alg: str) -> None:
+    import hashlib
+    import hmac
+
+    genuine = kit.mint("sys:read")
+    header = {**header_of(genuine), "alg": alg}
+    head = jws.b64u_encode(json.dumps(header).encode())
+    body = genuine.split(".")[1]
+    if alg == "none":
+        token = f"{head}.{body}."
+    else:
+        jwks = kit.client.get("/.well-known/jwks.json").json()
+        public = jws.b64u_decode(jwks["keys"][0]["x"])
+        mac = hmac.new(public, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        token = f"{head}.{body}.{jws.b64u_encode(mac)}"
+    refused(kit.exchange(token, scope="sys:read"), "invalid_request")
+    assert kit.client.get("/v1/sys/keys", headers=kit.auth(token)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Digest x"]
+)
+def test_malformed_client_credentials_are_refused_and_audited(kit: Kit, authorization: str) -> None:
+    resp = kit.exchange(kit.mint("sys:read"), headers={"Authorization": authorization})
+    refused(resp, "invalid_client", 401)
+    assert resp.headers["www-authenticate"].startswith("Basic")
+    event = kit.events("oauth.token.exchange")[-1]
+    assert event["outcome"] == "denied" and event["detail"]["error"] == "oauth-invalid-client"
+
+
+def test_repeated_client_fields_are_refused(kit: Kit) -> None:
+    resp = kit.client.post(
+        "/v1/oauth/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "client_id": ["hr", "crm"],
+            "client_secret": kit.secrets["hr"],
+        },
+    )
+    refused(resp, "invalid_client", 401)
+
+
+def test_a_malformed_revocation_request_is_audited(kit: Kit) -> None:
+    resp = kit.client.post("/v1/oauth/revoke", json={"token": "x"}, headers=kit.basic("crm"))
+    refused(resp, "invalid_request")
+    event = kit.events("oauth.token.revoke")[-1]
+    assert event["outcome"] == "denied" and event["detail"]["error"] == "oauth-invalid-request"

@@ -43,6 +43,7 @@ from strongroom.identity.exchange import (
     Exchanged,
     TokenExchange,
     configured_approvals,
+    required,
     single,
 )
 from strongroom.identity.principal import Principal
@@ -68,6 +69,8 @@ class Caller:
 
     client_id: str | None = None
     principal: Principal | None = None
+    #: An error found in the request before the caller was known; raised, audited.
+    malformed: OAuthError | None = None
 
 
 class Broker:
@@ -210,8 +213,9 @@ class Broker:
         with self._recorder.action(
             call.request_id, call.actor, "oauth.token.revoke", "oauth/revoke"
         ) as tx:
-            token = single(form, "token", required=True)
-            assert token is not None
+            if caller.malformed is not None:
+                raise caller.malformed
+            token = required(form, "token")
             single(form, "token_type_hint")
             revoked_id, expires_us, owner = self._identify(token)
             tx.detail["known"] = revoked_id is not None
@@ -294,8 +298,9 @@ class Broker:
         with self._recorder.action(
             call.request_id, call.actor, "oauth.token.introspect", "oauth/introspect", writes=False
         ) as tx:
-            token = single(form, "token", required=True)
-            assert token is not None
+            if caller.malformed is not None:
+                raise caller.malformed
+            token = required(form, "token")
             single(form, "token_type_hint")
             try:
                 claims = self._tokens.verify_claims(token)

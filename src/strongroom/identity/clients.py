@@ -68,6 +68,8 @@ class ClientCredentials:
     client_secret: str | None = None
     assertion_type: str | None = None
     assertion: str | None = None
+    #: The request's credentials could not be read (a bad Basic header, a repeated field).
+    malformed: bool = False
 
     def __repr__(self) -> str:
         return f"ClientCredentials(client_id={self.client_id!r})"
@@ -197,9 +199,10 @@ class ClientRegistry:
             )
             if present
         ]
-        challenge = {"WWW-Authenticate": 'Basic realm="strongroom"'} if creds.basic else None
+        basic_tried = creds.basic is not None or creds.malformed
+        challenge = {"WWW-Authenticate": 'Basic realm="strongroom"'} if basic_tried else None
         fail = InvalidClientError("client authentication failed", headers=challenge)
-        if len(used) != 1:
+        if len(used) != 1 or creds.malformed:
             raise fail
         method = used[0]
         if method == "private_key_jwt":

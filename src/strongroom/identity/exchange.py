@@ -76,6 +76,14 @@ def single(form: Mapping[str, Sequence[str]], name: str, *, required: bool = Fal
     return values[0]
 
 
+def required(form: Mapping[str, Sequence[str]], name: str) -> str:
+    """One form parameter that must be there; `OAuthInvalidRequestError` otherwise."""
+    value = single(form, name, required=True)
+    if value is None:
+        raise OAuthInvalidRequestError(f"the parameter {name} is missing")
+    return value
+
+
 @dataclass(frozen=True)
 class Exchanged:
     """The outcome of an exchange; ``issued`` holds the token (for its holder only)."""
@@ -208,7 +216,7 @@ class TokenExchange:
         for name, values in form.items():
             if len(values) > 1 and name not in REPEATABLE:
                 raise OAuthInvalidRequestError(f"the parameter {name} is repeated")
-        grant_type = single(form, "grant_type", required=True)
+        grant_type = required(form, "grant_type")
         if grant_type != GRANT_TYPE:
             raise UnsupportedGrantTypeError("only token exchange is supported here")
         requested_type = single(form, "requested_token_type")
@@ -216,9 +224,7 @@ class TokenExchange:
             raise OAuthInvalidRequestError("only access tokens can be requested")
         self._target(form)
         subject = self._verify(
-            single(form, "subject_token", required=True),
-            single(form, "subject_token_type", required=True),
-            "subject",
+            required(form, "subject_token"), required(form, "subject_token_type"), "subject"
         )
         if subject.jkt is not None and subject.jkt != jkt:
             raise OAuthInvalidRequestError(

@@ -44,8 +44,20 @@ from strongroom.node import Call, Node
 router = APIRouter(prefix="/v1/oauth", tags=["oauth"])
 admin_router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
+
+class _DeclaredBasic(HTTPBasic):
+    """Declares ``client_secret_basic`` in the OpenAPI document; never checks anything.
+
+    FastAPI's own `HTTPBasic` answers malformed credentials itself; here the broker does,
+    so the failure is an audited RFC 6749 ``invalid_client``.
+    """
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
 # Declare the client authentication schemes in the OpenAPI document; checks happen below.
-ClientAuth = Security(HTTPBasic(auto_error=False, description="client_secret_basic"))
+ClientAuth = Security(_DeclaredBasic(auto_error=False, description="client_secret_basic"))
 BearerAuth = Security(bearer_scheme)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -66,7 +78,12 @@ async def _form(request: Request) -> dict[str, list[str]]:
     body = await request.body()
     try:
         text = body.decode("utf-8")
-        form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+        form = parse_qs(
+            text,
+            keep_blank_values=True,
+            strict_parsing=bool(text),
+            max_num_fields=MAX_FORM_FIELDS,
+        )
     except (UnicodeDecodeError, ValueError):
         raise OAuthInvalidRequestError("the body is not a valid form") from None
     if len(form) > MAX_FORM_FIELDS:
@@ -74,50 +91,49 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return form
 
 
-def _one(form: dict[str, list[str]], name: str) -> str | None:
-    values = form.get(name)
-    if values is None:
-        return None
-    if len(values) != 1:
-        raise OAuthInvalidRequestError(f"the parameter {name} is repeated")
-    return values[0]
+def _basic(header: str | None) -> tuple[tuple[str, str] | None, bool]:
+    """(client id, secret) from ``Authorization: Basic``, and whether the header was bad."""
+    if header is None:
+        return None, False
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, True
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, True
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None, True
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return (unquote_plus(client_id), unquote_plus(secret)), False
 
 
 def _client_credentials(request: Request, form: dict[str, list[str]]) -> ClientCredentials:
-    basic = None
-    header = request.headers.get("authorization")
-    if header is not None:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
-            raise InvalidClientError("use HTTP Basic, client_secret_post or private_key_jwt")
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise InvalidClientError(
-                "malformed Basic credentials",
-                headers={"WWW-Authenticate": 'Basic realm="strongroom"'},
-            ) from None
-        client_id, sep, secret = decoded.partition(":")
-        if not sep:
-            raise InvalidClientError(
-                "malformed Basic credentials",
-                headers={"WWW-Authenticate": 'Basic realm="strongroom"'},
-            )
-        # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-        basic = (unquote_plus(client_id), unquote_plus(secret))
-    credentials = ClientCredentials(
-        basic=basic,
-        client_id=_one(form, "client_id"),
-        client_secret=_one(form, "client_secret"),
-        assertion_type=_one(form, "client_assertion_type"),
-        assertion=_one(form, "client_assertion"),
-    )
+    """The client credentials of a request; malformed ones fail (audited) in the broker."""
+    basic, malformed = _basic(request.headers.get("authorization"))
+    values: dict[str, str | None] = {}
     for name in ("client_id", "client_secret", "client_assertion_type", "client_assertion"):
-        form.pop(name, None)
-    return credentials
+        found = form.pop(name, [])
+        malformed = malformed or len(found) > 1
+        values[name] = found[0] if len(found) == 1 else None
+    return ClientCredentials(
+        basic=basic,
+        client_id=values["client_id"],
+        client_secret=values["client_secret"],
+        assertion_type=values["client_assertion_type"],
+        assertion=values["client_assertion"],
+        malformed=malformed,
+    )
 
 
-def _caller(request: Request, node: Node, form: dict[str, list[str]], scope: str) -> Caller:
+def _caller(
+    request: Request,
+    node: Node,
+    form: dict[str, list[str]],
+    scope: str,
+    malformed: OAuthError | None,
+) -> Caller:
     """An authenticated client, or a token holding ``scope``; audited when refused."""
     header = request.headers.get("authorization", "")
     if header.partition(" ")[0].lower() in ("bearer", "dpop"):
@@ -131,12 +147,12 @@ def _caller(request: Request, node: Node, form: dict[str, list[str]], scope: str
             denied = Call(call.request_id, node.actor_of(principal))
             node.record_denied(denied, _action(request), request.url.path, f"missing {scope}")
             raise InvalidClientError(f"this call needs a client or the scope {scope!r}")
-        return Caller(principal=principal)
+        return Caller(principal=principal, malformed=malformed)
     credentials = _client_credentials(request, form)
     client_id = node.broker.authenticate_client(
         anonymous_call(request), credentials, _action(request)
     )
-    return Caller(client_id=client_id)
+    return Caller(client_id=client_id, malformed=malformed)
 
 
 def _action(request: Request) -> str:
@@ -186,9 +202,7 @@ async def revoke(request: Request, node: NodeDep) -> Response:
     """RFC 7009: revoke a token and everything exchanged from it. 200 for unknown tokens."""
     try:
         form, malformed = await _lenient_form(request)
-        caller = await run_in_threadpool(_caller, request, node, form, TOKENS_REVOKE)
-        if malformed is not None:
-            raise malformed
+        caller = await run_in_threadpool(_caller, request, node, form, TOKENS_REVOKE, malformed)
         await run_in_threadpool(node.broker.revoke, anonymous_call(request), caller, form)
     except OAuthError as exc:
         return _oauth_error(exc)
@@ -200,9 +214,7 @@ async def introspect(request: Request, node: NodeDep) -> Response:
     """RFC 7662: whether a token is active, and its claims; ``{"active": false}`` if not."""
     try:
         form, malformed = await _lenient_form(request)
-        caller = await run_in_threadpool(_caller, request, node, form, TOKENS_INTROSPECT)
-        if malformed is not None:
-            raise malformed
+        caller = await run_in_threadpool(_caller, request, node, form, TOKENS_INTROSPECT, malformed)
         answer = await run_in_threadpool(
             node.broker.introspect, anonymous_call(request), caller, form
         )
