@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Kit
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from test_exchange import claims_of, refused
 
+from identity.brokerkit import Kit
+from identity.test_exchange import claims_of, refused
 from strongroom.crypto import jwk, jws
 from strongroom.errors import InvalidDpopProofError, UseDpopNonceError
 from strongroom.identity.dpop import DpopVerifier, MemoryReplayCache, NonceSource, normalise_uri

@@ -13,9 +13,9 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import AT, Kit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from identity.brokerkit import AT, Kit
 from strongroom.crypto import jws
 from strongroom.identity.subjects import ID_TOKEN_TYPE
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Kit
-from test_exchange import claims_of, refused
 
+from identity.brokerkit import Kit
+from identity.test_exchange import claims_of, refused
 from strongroom.identity.subjects import ID_TOKEN_TYPE
 
 
