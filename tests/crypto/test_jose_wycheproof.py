@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VECTORS
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from strongroom.crypto import jwk, jws
 from strongroom.errors import JwkError, JwsError
 
-WYCHEPROOF = VECTORS / "wycheproof"
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+WYCHEPROOF = REPO_ROOT.parent / "shared" / "vectors" / "wycheproof"
 LOCAL = Path(__file__).resolve().parent.parent / "vectors" / "jose"
 
 
