@@ -151,7 +151,7 @@ class TokenExchange:
             try:
                 target = normalise_uri(value)
             except ValueError:
-                raise InvalidTargetError("a resource must be an absolute https URI") from None
+                raise InvalidTargetError("a resource must be an absolute http(s) URI") from None
             if target != issuer + "/" and not target.startswith(issuer + "/"):
                 raise InvalidTargetError("Strongroom issues tokens only for its own API")
 
