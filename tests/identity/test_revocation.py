@@ -238,3 +238,22 @@ def test_client_secrets_are_stored_only_as_hmacs(kit: Kit) -> None:
     for secret in kit.secrets.values():
         assert secret.encode() not in stored
         assert secret.removeprefix("srcs_").encode() not in stored
+
+
+def test_an_unreadable_store_fails_closed_after_three_periods(kit: Kit) -> None:
+    import sqlalchemy as sa
+
+    from strongroom.clock import SystemClock
+    from strongroom.errors import StoreError
+    from strongroom.identity.revocation import RevocationState
+
+    state = RevocationState(kit.node.db, SystemClock(), refresh_seconds=0.2)
+    state.reload()
+    assert not state.is_dead("j", (), "alice", "crm", 0)
+    with kit.node.db.transaction() as session:
+        session.execute(sa.text("DROP TABLE token_revocations"))
+    time.sleep(0.25)
+    assert not state.is_dead("j", (), "alice", "crm", 0)  # stale, but within the bound
+    time.sleep(0.45)
+    with pytest.raises(StoreError):
+        state.is_dead("j", (), "alice", "crm", 0)
