@@ -111,7 +111,8 @@ def rotate_path(purpose: str) -> str:
 @app.command()
 def rotate(
     purpose: Annotated[
-        str, typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing | oauth-hmac")
+        str,
+        typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing | oauth-hmac"),
     ],
     addr: AddrOption = DEFAULT,
     token: TokenOption = None,

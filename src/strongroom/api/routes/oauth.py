@@ -57,7 +57,11 @@ class _DeclaredBasic(HTTPBasic):
 
 
 # Declare the client authentication schemes in the OpenAPI document; checks happen below.
-ClientAuth = Security(_DeclaredBasic(auto_error=False, description="client_secret_basic"))
+ClientAuth = Security(
+    _DeclaredBasic(
+        scheme_name="clientSecretBasic", auto_error=False, description="client_secret_basic"
+    )
+)
 BearerAuth = Security(bearer_scheme)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM_TYPE = "application/x-www-form-urlencoded"
