@@ -1,16 +1,22 @@
 """``strongroom clients`` and ``strongroom token revoke|kill-user|kill-app`` against a real
-dev server process, with token exchange over real HTTP."""
+dev server process, with token exchange and DPoP over real HTTP."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from serverproc import Launcher, ServerProcess, bearer, run_cli
+
+from strongroom.crypto import jwk, jws
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +91,45 @@ def test_clients_and_revocation_commands(launcher: Launcher, tmp_path: Path) -> 
     )["jti"]
     ok_json(run_cli("token", "revoke", "--jti", jti, "--json", addr=addr, token=DEV_TOKEN))
     assert not works(server, other)
+
+    # DPoP over real HTTP: the proof names the server's own URL; a replay is refused.
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    public = {"kty": "OKP", "crv": "Ed25519", "x": jwk.b64u_encode(raw)}
+
+    def proof(htm: str, htu: str, token: str | None = None) -> str:
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(8),
+            "htm": htm,
+            "htu": htu,
+            "iat": int(time.time()),
+        }
+        if token is not None:
+            claims["ath"] = jws.sha256_b64u(token.encode())
+        return jws.sign(
+            {"typ": "dpop+jwt", "jwk": public}, json.dumps(claims).encode(), key, "EdDSA"
+        )
+
+    resp = httpx.post(
+        server.url + "/v1/oauth/token",
+        data={
+            "grant_type": GRANT,
+            "subject_token": mint(server, "frank"),
+            "subject_token_type": AT,
+        },
+        auth=("crm", secret),
+        headers={"DPoP": proof("POST", server.url + "/v1/oauth/token")},
+    )
+    assert resp.status_code == 200 and resp.json()["token_type"] == "DPoP", resp.text
+    bound = resp.json()["access_token"]
+    keys_url = server.url + "/v1/sys/keys"
+    assert not works(server, bound)  # as a Bearer token: refused
+    fresh = proof("GET", keys_url, bound)
+    headers = {"Authorization": f"DPoP {bound}", "DPoP": fresh}
+    assert httpx.get(keys_url, headers=headers).status_code == 200
+    replay = httpx.get(keys_url, headers=headers)
+    assert replay.status_code == 401
+    assert replay.headers["www-authenticate"].startswith('DPoP error="invalid_dpop_proof"')
 
     # Kill switches.
     bob = exchange(server, mint(server, "bob"), "crm", secret)
