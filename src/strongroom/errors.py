@@ -15,6 +15,8 @@ secret, a plaintext, a token or a share.
     │   ├── NoteError                 a signed note is malformed or its signature fails
     │   ├── FormatError               400: a value, key or tweak does not fit an FPE cipher
     │   ├── EnvelopeError             400: a DSSE envelope is malformed or does not verify
+    │   ├── JwkError                  a JSON Web Key is unusable for verification
+    │   ├── JwsError                  one opaque error for every way a JWS can fail
     │   └── ProofError                400: a Merkle inclusion or consistency proof fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
@@ -23,9 +25,14 @@ secret, a plaintext, a token or a share.
     │   └── UnsealFailedError         400: the shares given do not rebuild the root key
     ├── AuthError
     │   ├── UnauthenticatedError      401: one uniform answer for every bad credential
+    │   │   └── DpopProofError        401: a DPoP proof is missing, bad, or needs a nonce
     │   ├── ForbiddenError            403: authenticated, but the scope is missing
     │   │   └── EgressDeniedError     403: the gateway may not send to that host
-    │   └── SignInError               401: an OpenID sign-in failed (state, nonce, ID token...)
+    │   ├── SignInError               401: an OpenID sign-in failed (state, nonce, ID token...)
+    │   └── OAuthError                RFC 6749 error (``error`` code), at the OAuth endpoints
+    │       ├── OAuthInvalidRequestError, InvalidClientError (401), UnauthorizedClientError
+    │       ├── InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError
+    │       └── InvalidDpopProofError, UseDpopNonceError
     ├── RequestError
     │   ├── InvalidRequestError       400
     │   ├── NotFoundError             404
@@ -138,6 +145,25 @@ class FormatError(CryptoError):
     title = "Value does not fit the format"
 
 
+class JwkError(CryptoError):
+    """A JSON Web Key cannot be used to verify signatures (see `strongroom.crypto.jwk`)."""
+
+    status = 400
+    slug = "invalid-jwk"
+    title = "Unusable JSON Web Key"
+
+
+class JwsError(CryptoError):
+    """A JWS is malformed, uses a refused header, or its signature fails. Says no more."""
+
+    status = 401
+    slug = "invalid-jws"
+    title = "Invalid signature"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "Invalid JWS.")
+
+
 class ProofError(CryptoError):
     """A Merkle inclusion or consistency proof (RFC 9162) does not verify.
 
@@ -236,10 +262,84 @@ class UnauthenticatedError(AuthError):
         super().__init__("A valid token is required.")
 
 
+class DpopProofError(UnauthenticatedError):
+    """A DPoP-bound token came without a valid proof (RFC 9449 §7.1).
+
+    ``error`` is ``invalid_dpop_proof`` or ``use_dpop_nonce``; ``headers`` carries the
+    ``WWW-Authenticate`` challenge (and a fresh ``DPoP-Nonce`` when one is needed).
+    """
+
+    def __init__(self, error: str = "invalid_dpop_proof", nonce: str | None = None) -> None:
+        super().__init__()
+        self.error = error
+        self.headers = {"WWW-Authenticate": f'DPoP error="{error}", algs="EdDSA ES256"'}
+        if nonce is not None:
+            self.headers["DPoP-Nonce"] = nonce
+
+
 class ForbiddenError(AuthError):
     status = 403
     slug = "forbidden"
     title = "Forbidden"
+
+
+class OAuthError(AuthError):
+    """An RFC 6749 §5.2 error: the class names the ``error`` code, ``detail`` describes it.
+
+    The OAuth endpoints answer these as ``{"error": ..., "error_description": ...}`` with
+    ``Cache-Control: no-store``, not as problems. ``headers`` adds response headers (a
+    ``WWW-Authenticate`` challenge for ``invalid_client``, a ``DPoP-Nonce``).
+    """
+
+    status = 400
+    slug = "oauth"
+    title = "OAuth error"
+    error: ClassVar[str] = "invalid_request"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.headers = dict(headers or {})
+
+
+class OAuthInvalidRequestError(OAuthError):
+    slug = "oauth-invalid-request"
+    error = "invalid_request"
+
+
+class InvalidClientError(OAuthError):
+    status = 401
+    slug = "oauth-invalid-client"
+    error = "invalid_client"
+
+
+class UnauthorizedClientError(OAuthError):
+    slug = "oauth-unauthorized-client"
+    error = "unauthorized_client"
+
+
+class InvalidScopeError(OAuthError):
+    slug = "oauth-invalid-scope"
+    error = "invalid_scope"
+
+
+class InvalidTargetError(OAuthError):
+    slug = "oauth-invalid-target"
+    error = "invalid_target"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    slug = "oauth-unsupported-grant-type"
+    error = "unsupported_grant_type"
+
+
+class InvalidDpopProofError(OAuthError):
+    slug = "oauth-invalid-dpop-proof"
+    error = "invalid_dpop_proof"
+
+
+class UseDpopNonceError(OAuthError):
+    slug = "oauth-use-dpop-nonce"
+    error = "use_dpop_nonce"
 
 
 class RequestError(StrongroomError):

@@ -31,6 +31,9 @@ from strongroom.errors import (
 from strongroom.governance.reviews import Reviews
 from strongroom.governance.submissions import Submissions
 from strongroom.identity import root_tokens, scopes
+from strongroom.identity.broker import Broker
+from strongroom.identity.exchange import configured_approvals
+from strongroom.identity.id_subjects import IdTokenSubjects
 from strongroom.identity.principal import Principal
 from strongroom.identity.services import IdentityServices
 from strongroom.identity.tokens import IssuedToken, TokenService
@@ -103,6 +106,10 @@ class Node:
         self.identity = IdentityServices(
             settings, database, self.recorder, self.clock, self.tokens, self.hide_subject
         )
+        self.broker = Broker(
+            settings, database, self.recorder, self.clock, self.keyring, self.tokens
+        )
+        self._wire_identity()
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._background: list[threading.Thread] = []
@@ -241,14 +248,50 @@ class Node:
             return principal.actor
         return identifiers.hide(self.keyring(), principal.subject)
 
+    def _wire_identity(self) -> None:
+        """Join the sign-in side, the token broker and governance.
+
+        ID tokens from configured providers can be exchanged; an app's approved scopes
+        come from its signed manifest once it is known to governance, and from the
+        operator's settings (``oauth_app_scopes``) before that; deprovisioning a user
+        through SCIM trips that user's kill switch.
+        """
+        if self.settings.oidc_providers:
+            self.broker.subjects.register(IdTokenSubjects(self.identity.subject_tokens))
+        configured = configured_approvals(
+            self.settings.oauth_app_scopes, self.settings.oauth_default_app_scopes
+        )
+
+        def approved(client_id: str) -> Sequence[str]:
+            governed = self.submissions.governed_scopes(client_id)
+            return configured(client_id) if governed is None else sorted(governed)
+
+        self.broker.set_approved_scopes(approved)
+        self.identity.on_user_deprovisioned(self._kill_user)
+
+    def _kill_user(self, subject: str) -> None:
+        self.broker.kill(Call("", "system"), "user", subject)
+
     def hide_subject(self, subject: str) -> str:
         """How the audit trail names a user subject: an HMAC unless configured otherwise."""
         if not self.settings.audit_hmac_subjects:
             return subject
         return identifiers.hide(self.keyring(), subject)
 
-    def authenticate(self, bearer: str) -> Principal:
-        """The principal a bearer token names; `UnauthenticatedError` if none."""
+    def authenticate(
+        self,
+        bearer: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """The principal a token names; `UnauthenticatedError` if none.
+
+        Access tokens are checked by the broker (revocation state; for DPoP-bound tokens
+        the ``DPoP`` scheme and a ``proof`` for ``method`` and ``path``).
+        """
         if not bearer or len(bearer) > 8192:
             raise UnauthenticatedError()
         if self.seal_manager.sealed:
@@ -256,7 +299,11 @@ class Node:
         # A compact JWS starts with the base64url of '{"'; a root token (which an operator
         # may choose in dev mode) is looked up by hash whatever it contains.
         if bearer.startswith("ey") and bearer.count(".") == 2:
-            return self.tokens.verify(bearer)
+            return self.broker.authenticate_access(
+                bearer, scheme=scheme, proof=proof, method=method, path=path
+            )
+        if scheme != "bearer":
+            raise UnauthenticatedError()
         with self.db.transaction(read_only=True) as session:
             principal = root_tokens.authenticate(session, bearer)
         if principal is None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from oidcop import CLIENT_ID, OpenIdProvider
 from support import Ready
 
+from identity.oidcop import CLIENT_ID, OpenIdProvider
 from strongroom.api.app import create_app
 from strongroom.config import load_settings
 from strongroom.node import Call, Node

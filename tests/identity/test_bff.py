@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import BASE
 from fastapi import Request
-from oidcop import Browser
 from support import Ready
 
+from identity.conftest import BASE
+from identity.oidcop import Browser
 from strongroom.identity import bff
 
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
-from oidcop import new_keys
 from support import Ready
 from test_bff import bff_sign_in
 
+from identity.oidcop import new_keys
 from strongroom.config import OidcProviderSettings, load_settings
 from strongroom.errors import ConfigError, ProviderError, SignInError
 from strongroom.identity.oidc.idtoken import IdTokenVerifier, at_hash

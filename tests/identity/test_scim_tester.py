@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 import uvicorn
-from conftest import make_ready
-from oidcop import OpenIdProvider, free_port
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 from support import Ready
+
+from identity.conftest import make_ready
+from identity.oidcop import OpenIdProvider, free_port
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import BASE, CLIENT_SECRET, identity_settings, make_ready
-from oidcop import Browser, OpenIdProvider
 from support import Ready
 
+from identity.conftest import BASE, CLIENT_SECRET, identity_settings, make_ready
+from identity.oidcop import Browser, OpenIdProvider
 from strongroom.errors import SignInError
 from strongroom.identity.oidc import client
 

@@ -28,6 +28,7 @@ ALGORITHMS = {
     "audit-signing": "ed25519",
     "tokenize": "aes-256-gcm",
     "manifest-signing": "ed25519",
+    "oauth-hmac": "hmac-sha256",
 }
 
 

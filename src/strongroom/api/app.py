@@ -16,6 +16,7 @@ from strongroom.api.routes import (
     auth,
     bff,
     connectors,
+    oauth,
     oidc,
     reviews,
     scim,
@@ -78,7 +79,11 @@ def create_app(node: Node) -> FastAPI:
         app.include_router(module.router)
     app.include_router(secrets.router)
     app.include_router(connectors.router)
+    app.include_router(oauth.router)
+    app.include_router(oauth.admin_router)
     _answer_head(app)
-    app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard, max_bytes=node.settings.max_body_bytes, form_paths=oauth.FORM_PATHS
+    )
     app.add_middleware(EdgeMiddleware, metrics=metrics)
     return app

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from strongroom.errors import ForbiddenError, UnauthenticatedError
+from strongroom.errors import DpopProofError, ForbiddenError, UnauthenticatedError
 from strongroom.identity.principal import Principal
 from strongroom.node import ANONYMOUS, Call, Node
 
@@ -37,14 +37,38 @@ def anonymous_call(request: Request) -> Call:
 AnonymousCall = Annotated[Call, Depends(anonymous_call)]
 
 
-def _bearer(request: Request) -> str | None:
+def _credentials(request: Request) -> tuple[str, str] | None:
+    """(scheme, token) from ``Authorization: Bearer`` or ``Authorization: DPoP``."""
     header = request.headers.get("authorization")
     if header is None or len(header) > MAX_AUTH_HEADER:
         return None
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not value.strip():
         return None
-    return value.strip()
+    return scheme, value.strip()
+
+
+def authenticate(request: Request, node: Node) -> Principal:
+    """The caller of ``request``; `UnauthenticatedError` (or `DpopProofError`) if none.
+
+    A DPoP-bound token needs ``Authorization: DPoP`` and exactly one ``DPoP`` proof header
+    for this method and path (RFC 9449 §7).
+    """
+    credentials = _credentials(request)
+    if credentials is None:
+        raise UnauthenticatedError()
+    scheme, token = credentials
+    proofs = request.headers.getlist("dpop")
+    if len(proofs) > 1:
+        raise DpopProofError("invalid_dpop_proof")
+    return node.authenticate(
+        token,
+        scheme=scheme,
+        proof=proofs[0] if proofs else None,
+        method=request.method,
+        path=request.url.path,
+    )
 
 
 def _action(request: Request) -> str:
@@ -78,17 +102,17 @@ def authorise(
     """
     call = anonymous_call(request)
     resource = request.url.path
-    token = _bearer(request)
-    if token is None:
-        node.record_denied(call, _action(request), resource, "unauthenticated")
-        raise UnauthenticatedError()
     try:
-        principal = node.authenticate(token)
+        principal = authenticate(request, node)
     except UnauthenticatedError:
         node.record_denied(call, _action(request), resource, "unauthenticated")
         raise
     actor = node.actor_of(principal)
     request.state.actor = actor
+    if principal.kind != "root" and principal.jkt is None and node.broker.dpop_required(needed):
+        denied = Call(call.request_id, actor)
+        node.record_denied(denied, _action(request), resource, f"{needed} needs DPoP")
+        raise DpopProofError("invalid_token")
     if not allowed(principal):
         denied = Call(call.request_id, actor)
         node.record_denied(denied, _action(request), resource, f"missing scope {needed}")

@@ -120,12 +120,16 @@ class BodyGuard:
     """Refuse bodies over the size limit (413) and bodies that are not JSON (415).
 
     The body is read here, at most ``max_bytes`` of it, and replayed to the app, so a
-    chunked upload cannot slip past the limit.
+    chunked upload cannot slip past the limit. ``form_paths`` (the OAuth endpoints) take
+    ``application/x-www-form-urlencoded`` instead.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, form_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.form_paths = form_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -151,7 +155,11 @@ class BodyGuard:
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
-        if body and not _is_json(_header(scope, b"content-type")):
+        if (
+            body
+            and scope.get("path") not in self.form_paths
+            and not _is_json(_header(scope, b"content-type"))
+        ):
             error = UnsupportedMediaTypeError("request bodies must be application/json")
             await _send_problem(send, error, request_id)
             return

@@ -46,6 +46,8 @@ def from_error(error: StrongroomError, request_id: str | None) -> JSONResponse:
     headers = None
     if isinstance(error, AuthError) and error.status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="strongroom"'}
+        # A DPoP challenge (and nonce) replaces the Bearer one (RFC 9449 §7.1).
+        headers.update(getattr(error, "headers", None) or {})
     if error.status == 429 and isinstance(error.extra.get("retry_after"), int):
         headers = {"Retry-After": str(error.extra["retry_after"])}
     return problem_response(

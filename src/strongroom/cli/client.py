@@ -100,9 +100,10 @@ class Client:
         json: Any = None,
         params: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (200,),
+        form: dict[str, str] | None = None,
     ) -> httpx.Response:
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            response = self._http.request(method, path, json=json, params=params, data=form)
         except httpx.UnsupportedProtocol as exc:
             raise _bad_address(self.url, str(exc)) from None
         except httpx.TransportError as exc:
@@ -167,6 +168,8 @@ def _problem(response: httpx.Response) -> CliError:
         errors = body.get("errors")
         if errors:
             detail += ": " + "; ".join(f"{e.get('loc')}: {e.get('msg')}" for e in errors)
+        if "error" in body and "type" not in body:  # an RFC 6749 OAuth error
+            detail = str(body.get("error_description") or body["error"])
     except (ValueError, AttributeError):
         detail, kind = f"HTTP {response.status_code}", ""
     return CliError(f"{detail} (HTTP {response.status_code})", _HINTS.get(kind))

@@ -12,6 +12,7 @@ from strongroom.cli import (
     advisories,
     audit,
     audit_bundle,
+    clients,
     operator,
     review,
     run,
@@ -38,6 +39,7 @@ app.command("dev")(serve.dev)
 app.command("status")(operator.status_command)
 app.add_typer(operator.app, name="operator")
 app.add_typer(token.app, name="token")
+app.add_typer(clients.app, name="clients", no_args_is_help=True)
 audit_bundle.register(audit.app)
 app.add_typer(audit.app, name="audit")
 app.add_typer(secrets.app, name="secrets")

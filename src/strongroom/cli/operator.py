@@ -113,7 +113,8 @@ def rotate(
     purpose: Annotated[
         str,
         typer.Argument(
-            help="barrier | token-signing | audit-hmac | audit-signing | manifest-signing"
+            help="barrier | token-signing | audit-hmac | audit-signing | tokenize"
+            " | manifest-signing | oauth-hmac"
         ),
     ],
     addr: AddrOption = DEFAULT,

@@ -1,15 +1,17 @@
-"""``strongroom token``: mint access tokens."""
+"""``strongroom token``: mint access tokens, revoke them, trip kill switches."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
-from strongroom.cli.client import DEFAULT, AddrOption, Client, JsonOption, TokenOption
+from strongroom.cli.client import DEFAULT, AddrOption, Client, CliError, JsonOption, TokenOption
 from strongroom.cli.output import console, emit_json
+from strongroom.clock import rfc3339
 
-app = typer.Typer(help="Mint short-lived access tokens.", no_args_is_help=True)
+app = typer.Typer(help="Mint, revoke and kill short-lived access tokens.", no_args_is_help=True)
 
 
 @app.command()
@@ -38,3 +40,68 @@ def create(
         style="dim",
         highlight=False,
     )
+
+
+@app.command()
+def revoke(
+    jti: Annotated[
+        list[str] | None, typer.Option("--jti", help="A token id (jti) to revoke (repeat).")
+    ] = None,
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token to revoke from stdin.")
+    ] = False,
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Revoke tokens (and everything exchanged from them) by jti, or a token from stdin."""
+    if bool(jti) == token_stdin:
+        raise CliError("give --jti JTI (repeatable) or --token-stdin")
+    with Client(addr, token) as client:
+        if token_stdin:
+            value = sys.stdin.readline().strip()
+            if not value:
+                raise CliError("no token on stdin")
+            client.request("POST", "/v1/oauth/revoke", form={"token": value})
+            revoked: dict[str, Any] = {"revoked": "token from stdin"}
+        else:
+            client.request("POST", "/v1/auth/revocations", json={"token_ids": jti}, ok=(204,))
+            revoked = {"revoked": jti}
+    if json:
+        emit_json(revoked)
+        return
+    console.print("revoked; tokens exchanged from it die too", highlight=False)
+
+
+def _kill(kind: str, name: str, addr: str, token: str | None, json: bool) -> None:
+    with Client(addr, token) as client:
+        result = client.post("/v1/auth/kill-switches", {"kind": kind, "name": name})
+    if json:
+        emit_json(result)
+        return
+    console.print(
+        f"every token of {kind} {name} issued until {rfc3339(result['epoch'] * 1_000_000)} is dead",
+        highlight=False,
+    )
+
+
+@app.command("kill-user")
+def kill_user(
+    subject: Annotated[str, typer.Argument(help="The user (token subject).")],
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Kill switch: every token of this user issued until now stops working."""
+    _kill("user", subject, addr, token, json)
+
+
+@app.command("kill-app")
+def kill_app(
+    client_id: Annotated[str, typer.Argument(help="The app (OAuth client id).")],
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Kill switch: every token issued to this app until now stops working."""
+    _kill("app", client_id, addr, token, json)

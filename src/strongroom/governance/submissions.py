@@ -253,6 +253,14 @@ class Submissions:
         with self.db.transaction(read_only=True) as session:
             return self._approved(session, name)
 
+    def governed_scopes(self, name: str) -> frozenset[str] | None:
+        """`approved_scopes` for an app known to governance; None for an app that has never
+        submitted a manifest (the token service then uses the operator's configuration)."""
+        with self.db.transaction(read_only=True) as session:
+            if repo.app(session, name) is None:
+                return None
+            return self._approved(session, name)
+
     def _approved_row(self, session: Session, name: str) -> GovSubmission | None:
         app = repo.app(session, name)
         if app is None or app.approved_submission is None:

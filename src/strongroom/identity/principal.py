@@ -15,6 +15,14 @@ class Principal:
     token_id: str
     scopes: frozenset[str]
     expires_us: int | None = None
+    #: The OAuth client the token was issued to (access tokens only).
+    client_id: str = ""
+    #: ``iat`` in seconds, for kill switches (a revocation epoch).
+    issued_at: int = 0
+    #: The ``jti`` values of the tokens this one was exchanged from, oldest first.
+    lineage: tuple[str, ...] = ()
+    #: The RFC 7638 thumbprint of the DPoP key the token is bound to, if any.
+    jkt: str | None = None
 
     @property
     def actor(self) -> str:

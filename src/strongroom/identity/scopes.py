@@ -27,6 +27,9 @@ APPS_SUBMIT = "apps:submit"
 APPS_READ = "apps:read"
 REVIEWS_APPROVE = "reviews:approve"
 SCIM_PROVISION = "scim:provision"
+TOKENS_REVOKE = "tokens:revoke"
+TOKENS_INTROSPECT = "tokens:introspect"
+CLIENTS_MANAGE = "clients:manage"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -57,9 +60,26 @@ PARAMETERISED: dict[str, str] = {
     "tokens:reveal:": "see plain values when detokenizing: tokens:reveal:<app>/<policy>",
     "tokens:admin:": "manage an app's token policies, erase and shred: tokens:admin:<app>",
     "tokens:view:": "an entitlement token policies map to a view: tokens:view:<app>/<name>",
+    TOKENS_REVOKE: "revoke any access token, and trip a user's or an app's kill switch",
+    TOKENS_INTROSPECT: "introspect any access token (RFC 7662)",
+    CLIENTS_MANAGE: "register and delete OAuth clients (micro apps)",
 }
 
 MAX_SCOPES = 64
+
+
+def matches(pattern: str, scope: str) -> bool:
+    """Whether ``scope`` is ``pattern``, or starts with it when it ends in ``*``."""
+    if pattern.endswith("*"):
+        return scope.startswith(pattern[:-1])
+    return scope == pattern
+
+
+def allowed(patterns: Iterable[str], scope: str) -> bool:
+    """Whether any of ``patterns`` matches ``scope``."""
+    return any(matches(p, scope) for p in patterns)
+
+
 # RFC 6749 §3.3 scope-token characters, minus the backslash and quote for sanity.
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,200}$")
 

@@ -2,30 +2,39 @@
 
 Header: ``alg: EdDSA``, ``typ: at+jwt``, ``kid`` (the RFC 7638 thumbprint of the public
 key). Claims: ``iss``, ``sub``, ``aud``, ``client_id``, ``scope``, ``jti``, ``iat``,
-``nbf``, ``exp``. Verification accepts exactly that algorithm and type, a key the
-keyring knows (refreshed from the store when a kid is new, so a rotation on another
-replica is picked up), the configured issuer and audience, and a lifetime within the hard
-ceiling. Every failure is the same `UnauthenticatedError`.
+``nbf``, ``exp``; exchanged tokens add ``roles``, ``lin`` (the ``jti`` values of their
+ancestors, oldest first: revoking any ancestor kills the token), ``act`` (delegation) and
+``cnf.jkt`` (DPoP binding).
+
+Verification is strict and fast: the header must be exactly what Strongroom writes
+(``EdDSA``, a type of ``at+jwt``, a ``kid`` the keyring knows, no ``crit``), so ``alg:
+none``, other algorithms and HS-with-the-public-key are refused before any crypto runs.
+Each key is pinned to EdDSA. Decoded keys and accepted header segments are cached, so a
+verification costs one Ed25519 verify plus one JSON parse. Unknown kids refresh the keyring
+from the store (at most once a second), so a rotation on another replica is picked up.
+Every failure is the same `UnauthenticatedError`.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from joserfc import jws, jwt
-from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwk import OKPKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from joserfc.errors import SecurityWarning
 
 from strongroom.clock import Clock
 from strongroom.config import TOKEN_TTL_HARD_CEILING
-from strongroom.errors import InvalidRequestError, UnauthenticatedError
+from strongroom.crypto import jwk as jwk_mod
+from strongroom.crypto import jws
+from strongroom.errors import InvalidRequestError, JwkError, JwsError, UnauthenticatedError
 from strongroom.identity.principal import Principal
 from strongroom.kms.keyring import Keyring, KeyVersion
 
@@ -34,7 +43,9 @@ ALGORITHM = "EdDSA"
 TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_SECONDS = 30
+MAX_LINEAGE = 8
 _REFRESH_MIN_INTERVAL = 1.0
+_HEADER_CACHE_SIZE = 256
 
 # RFC 9864 deprecates "EdDSA" in favour of "Ed25519"; the fully-specified name is not yet
 # understood by common verifiers, so Strongroom keeps "EdDSA" (docs/adr/0003).
@@ -54,8 +65,28 @@ class IssuedToken:
         return f"IssuedToken(jti={self.jti!r}, expires_in={self.expires_in})"
 
 
-def _okp(key: KeyVersion) -> OKPKey:
-    return OKPKey.import_key(Ed25519PrivateKey.from_private_bytes(key.material))
+@dataclass(frozen=True)
+class _SigningKey:
+    kid: str
+    private: Ed25519PrivateKey
+    public: jwk_mod.PublicKey
+    jwk: dict[str, str]
+    header_segment: str
+
+
+def _signing_key(version: KeyVersion) -> _SigningKey:
+    private = Ed25519PrivateKey.from_private_bytes(version.material)
+    raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": jwk_mod.b64u_encode(raw)}
+    kid = jwk_mod.thumbprint(public_jwk)
+    public = jwk_mod.import_public({**public_jwk, "kid": kid}, alg=ALGORITHM)
+    header = {"alg": ALGORITHM, "typ": "at+jwt", "kid": kid}
+    segment = jwk_mod.b64u_encode(json.dumps(header, separators=(",", ":")).encode())
+    return _SigningKey(kid, private, public, public_jwk, segment)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 class TokenService:
@@ -77,24 +108,27 @@ class TokenService:
         self.audience = audience
         self._lock = threading.Lock()
         self._cache_owner: int | None = None
-        self._by_kid: dict[str, OKPKey] = {}
+        self._by_kid: dict[str, _SigningKey] = {}
         self._kid_by_version: dict[int, str] = {}
+        self._headers: dict[str, str] = {}
         self._last_refresh = 0.0
 
-    def _keys(self) -> tuple[dict[str, OKPKey], dict[int, str]]:
+    def _keys(self) -> tuple[dict[str, _SigningKey], dict[int, str]]:
         keyring = self._keyring_source()
         versions = keyring.versions(PURPOSE)
         marker = hash((id(keyring), tuple(v.version for v in versions)))
+        if marker == self._cache_owner:
+            return self._by_kid, self._kid_by_version
         with self._lock:
             if marker != self._cache_owner:
-                by_kid: dict[str, OKPKey] = {}
+                by_kid: dict[str, _SigningKey] = {}
                 kid_by_version: dict[int, str] = {}
                 for version in versions:
-                    okp = _okp(version)
-                    kid = okp.thumbprint()
-                    by_kid[kid] = okp
-                    kid_by_version[version.version] = kid
+                    key = _signing_key(version)
+                    by_kid[key.kid] = key
+                    kid_by_version[version.version] = key.kid
                 self._by_kid, self._kid_by_version = by_kid, kid_by_version
+                self._headers = {}
                 self._cache_owner = marker
             return self._by_kid, self._kid_by_version
 
@@ -102,6 +136,7 @@ class TokenService:
         """Drop the cached signing keys (on seal)."""
         with self._lock:
             self._by_kid, self._kid_by_version, self._cache_owner = {}, {}, None
+            self._headers = {}
 
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set: every live version, newest first."""
@@ -109,36 +144,51 @@ class TokenService:
         keys = []
         for version in sorted(kid_by_version, reverse=True):
             kid = kid_by_version[version]
-            public = dict(by_kid[kid].as_dict(private=False))
-            public.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
-            keys.append(public)
+            keys.append({**by_kid[kid].jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"})
         return {"keys": keys}
 
-    def mint(self, subject: str, scopes: list[str], ttl: int, *, client_id: str) -> IssuedToken:
-        """Sign a token for ``subject`` with ``scopes`` living ``ttl`` seconds."""
+    def mint(
+        self,
+        subject: str,
+        scopes: list[str],
+        ttl: int,
+        *,
+        client_id: str,
+        audience: str | list[str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> IssuedToken:
+        """Sign a token for ``subject`` with ``scopes`` living ``ttl`` seconds.
+
+        ``extra`` adds claims (``roles``, ``lin``, ``act``, ``cnf``); it cannot replace
+        the registered ones. `InvalidRequestError` if ``ttl`` is out of range.
+        """
         if not 1 <= ttl <= TOKEN_TTL_HARD_CEILING:
             raise InvalidRequestError("ttl out of range")
         current = self._keyring_source().current(PURPOSE)
         by_kid, kid_by_version = self._keys()
-        kid = kid_by_version[current.version]
+        key = by_kid[kid_by_version[current.version]]
         now = self._clock.now_us() // 1_000_000
         jti = secrets.token_urlsafe(16)
-        claims = {
-            "iss": self.issuer,
-            "sub": subject,
-            "aud": self.audience,
-            "client_id": client_id,
-            "scope": " ".join(scopes),
-            "jti": jti,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-        }
-        header = {"alg": ALGORITHM, "typ": "at+jwt", "kid": kid}
-        token = jwt.encode(header, claims, by_kid[kid], algorithms=[ALGORITHM])
+        claims: dict[str, Any] = dict(extra or {})
+        claims.update(
+            {
+                "iss": self.issuer,
+                "sub": subject,
+                "aud": self.audience if audience is None else audience,
+                "client_id": client_id,
+                "scope": " ".join(scopes),
+                "jti": jti,
+                "iat": now,
+                "nbf": now,
+                "exp": now + ttl,
+            }
+        )
+        signing_input = f"{key.header_segment}.{jwk_mod.b64u_encode(_json(claims))}"
+        signature = key.private.sign(signing_input.encode("ascii"))
+        token = f"{signing_input}.{jwk_mod.b64u_encode(signature)}"
         return IssuedToken(token, ttl, jti, tuple(scopes))
 
-    def _key_for(self, kid: str) -> OKPKey | None:
+    def _key_for(self, kid: str) -> _SigningKey | None:
         by_kid, _ = self._keys()
         if kid in by_kid:
             return by_kid[kid]
@@ -150,32 +200,62 @@ class TokenService:
         self._refresh_keyring()
         return self._keys()[0].get(kid)
 
-    def verify(self, token: str) -> Principal:
-        """The principal a valid token names; `UnauthenticatedError` for anything else."""
-        if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
-            raise UnauthenticatedError()
+    def _kid_of(self, segment: str) -> str:
+        known = self._headers.get(segment)
+        if known is not None:
+            return known
         try:
-            header = jws.extract_compact(token.encode("ascii")).protected
-        except (JoseError, ValueError, UnicodeError):
+            header = jws.json_object(jwk_mod.b64u_decode(segment))
+        except (JwkError, JwsError):
             raise UnauthenticatedError() from None
         kid = header.get("kid")
+        typ = header.get("typ")
         if (
             header.get("alg") != ALGORITHM
-            or str(header.get("typ", "")).lower() not in TOKEN_TYPES
+            or not isinstance(typ, str)
+            or typ.lower() not in TOKEN_TYPES
             or not isinstance(kid, str)
             or "crit" in header
+            or self._key_for(kid) is None
         ):
             raise UnauthenticatedError()
-        key = self._key_for(kid)
+        if len(self._headers) < _HEADER_CACHE_SIZE:
+            self._headers[segment] = kid
+        return kid
+
+    def verify_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a valid Strongroom access token; `UnauthenticatedError` otherwise.
+
+        Checks signature, type, issuer, audience, times and lifetime; not revocation (the
+        node's `RevocationState` does that) nor DPoP binding (the caller does).
+        """
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+            raise UnauthenticatedError()
+        head, body, sig = token.split(".")
+        key = self._key_for(self._kid_of(head))
         if key is None:
             raise UnauthenticatedError()
         try:
-            claims = jwt.decode(token, key, algorithms=[ALGORITHM]).claims
-        except (JoseError, ValueError):
+            signature = jwk_mod.b64u_decode(sig)
+            payload = jwk_mod.b64u_decode(body)
+        except JwkError:
             raise UnauthenticatedError() from None
-        return self._principal(claims)
+        if not key.public.verify(f"{head}.{body}".encode("ascii"), signature):
+            raise UnauthenticatedError()
+        try:
+            claims = json.loads(payload)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise UnauthenticatedError() from None
+        if not isinstance(claims, dict):
+            raise UnauthenticatedError()
+        self._check_claims(claims)
+        return claims
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
+    def verify(self, token: str) -> Principal:
+        """The principal a valid token names; `UnauthenticatedError` for anything else."""
+        return principal_of(self.verify_claims(token))
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
         now = self._clock.now_us() // 1_000_000
         try:
             iat, nbf, exp = (
@@ -183,12 +263,20 @@ class TokenService:
                 int(claims.get("nbf", claims["iat"])),
                 int(claims["exp"]),
             )
+            lineage = claims.get("lin", [])
+            cnf = claims.get("cnf", {})
             ok = (
                 claims["iss"] == self.issuer
                 and _audience_matches(claims["aud"], self.audience)
                 and isinstance(claims["sub"], str)
                 and isinstance(claims["jti"], str)
                 and isinstance(claims.get("scope", ""), str)
+                and isinstance(claims.get("client_id", ""), str)
+                and isinstance(lineage, list)
+                and len(lineage) <= MAX_LINEAGE
+                and all(isinstance(item, str) for item in lineage)
+                and isinstance(cnf, dict)
+                and isinstance(cnf.get("jkt", ""), str)
                 and nbf - CLOCK_SKEW_SECONDS <= now < exp
                 and iat - CLOCK_SKEW_SECONDS <= now
                 and 0 < exp - iat <= TOKEN_TTL_HARD_CEILING
@@ -197,13 +285,22 @@ class TokenService:
             ok = False
         if not ok:
             raise UnauthenticatedError()
-        return Principal(
-            subject=claims["sub"],
-            kind="access",
-            token_id=claims["jti"],
-            scopes=frozenset(str(claims.get("scope", "")).split()),
-            expires_us=exp * 1_000_000,
-        )
+
+
+def principal_of(claims: Mapping[str, Any]) -> Principal:
+    """The principal named by verified access-token claims."""
+    cnf = claims.get("cnf") or {}
+    return Principal(
+        subject=claims["sub"],
+        kind="access",
+        token_id=claims["jti"],
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+        expires_us=int(claims["exp"]) * 1_000_000,
+        client_id=str(claims.get("client_id", "")),
+        issued_at=int(claims["iat"]),
+        lineage=tuple(claims.get("lin", ())),
+        jkt=cnf.get("jkt") or None,
+    )
 
 
 def _audience_matches(aud: Any, expected: str) -> bool:

@@ -63,6 +63,7 @@ PURPOSES: Mapping[str, Purpose] = {
         Purpose("audit-signing", "ed25519", _ed25519_raw, "signs audit checkpoints"),
         Purpose("tokenize", "aes-256-gcm", aead.generate_key, "wraps tokenization region keys"),
         Purpose("manifest-signing", "ed25519", _ed25519_raw, "signs approved app manifests"),
+        Purpose("oauth-hmac", "hmac-sha256", lambda: os.urandom(32), "client secrets, nonces"),
     )
 }
 

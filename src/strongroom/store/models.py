@@ -372,3 +372,49 @@ class UserSession(Base):
     created_us: Mapped[int] = mapped_column(BigInteger)
     expires_us: Mapped[int] = mapped_column(BigInteger)
     revoked_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# -- identity: OAuth clients, token revocation, DPoP replay (issue 3) -----------------------
+
+
+class OAuthClient(Base):
+    """A registered OAuth client (a micro app). Its secret is kept only as an HMAC."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    auth_method: Mapped[str] = mapped_column(String(32))
+    secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    secret_key_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    jwks: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenRevocation(Base):
+    """A revoked token id (``jti``) or sign-in id; kept until every descendant has expired."""
+
+    __tablename__ = "token_revocations"
+
+    token_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    revoked_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RevocationEpoch(Base):
+    """A kill switch: every token of this user or app issued at or before ``epoch_s`` is dead."""
+
+    __tablename__ = "revocation_epochs"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    epoch_s: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProofUse(Base):
+    """A DPoP proof or client assertion already used (SHA-256 of key and ``jti``)."""
+
+    __tablename__ = "proof_uses"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    expires_us: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -1,0 +1,399 @@
+"""The token broker: exchange, revocation, introspection, kill switches, client admin,
+and the resource-side check of access tokens (revocation state and DPoP binding).
+
+Each public method except `authenticate_access` is one audited operation (one event,
+whatever the outcome) and raises typed errors: `OAuthError` subclasses at the OAuth
+endpoints, the usual request errors elsewhere. Tokens, secrets and proofs never enter an
+event: events name ``jti`` values, client ids and (HMAC'd) subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from strongroom.audit import identifiers
+from strongroom.audit.events import Detail
+from strongroom.audit.recorder import Recorder
+from strongroom.call import Call
+from strongroom.clock import Clock
+from strongroom.config import Settings
+from strongroom.errors import (
+    DpopProofError,
+    InvalidDpopProofError,
+    InvalidRequestError,
+    OAuthError,
+    UnauthenticatedError,
+    UnauthorizedClientError,
+    UseDpopNonceError,
+)
+from strongroom.identity import scopes as scope_names
+from strongroom.identity.clients import ClientCredentials, ClientInfo, ClientRegistry
+from strongroom.identity.dpop import (
+    DatabaseReplayCache,
+    DpopVerifier,
+    MemoryReplayCache,
+    NonceSource,
+    RedisReplayCache,
+    ReplayCache,
+)
+from strongroom.identity.exchange import (
+    ApprovedScopes,
+    Exchanged,
+    TokenExchange,
+    configured_approvals,
+    required,
+    single,
+)
+from strongroom.identity.principal import Principal
+from strongroom.identity.revocation import DEFAULT_REMEMBER_SECONDS, KINDS, RevocationState
+from strongroom.identity.subjects import (
+    ACCESS_TOKEN_TYPE,
+    AccessTokenVerifier,
+    SubjectVerifiers,
+    external_lineage_id,
+)
+from strongroom.identity.tokens import TokenService, principal_of
+from strongroom.kms.keyring import Keyring
+from strongroom.store.engine import Database
+from strongroom.store.repositories import oauth as repo
+
+TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 - a path
+MAX_NAME_CHARS = 256
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls revocation or introspection: an authenticated client or a principal."""
+
+    client_id: str | None = None
+    principal: Principal | None = None
+    #: An error found in the request before the caller was known; raised, audited.
+    malformed: OAuthError | None = None
+
+
+class Broker:
+    """Owns the OAuth collaborators of one node; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        recorder: Recorder,
+        clock: Clock,
+        keyring: Callable[[], Keyring],
+        tokens: TokenService,
+    ) -> None:
+        self.settings = settings
+        self._db = database
+        self._recorder = recorder
+        self._clock = clock
+        self._keyring = keyring
+        self._tokens = tokens
+        self.revocations = RevocationState(database, clock, settings.revocation_refresh_seconds)
+        self.replay: ReplayCache = MemoryReplayCache(clock)
+        if settings.proof_replay_store == "database":
+            self.replay = DatabaseReplayCache(database, clock)
+        elif settings.proof_replay_store == "redis" and settings.redis_url:
+            self.replay = RedisReplayCache(settings.redis_url, clock)
+        self.nonces = NonceSource(lambda: keyring().current("oauth-hmac").material, clock)
+        self.dpop = DpopVerifier(
+            clock,
+            self.replay,
+            self.nonces,
+            max_age_seconds=settings.dpop_proof_max_age_seconds,
+            require_nonce=settings.dpop_require_nonce,
+        )
+        self.clients = ClientRegistry(
+            database,
+            keyring,
+            clock,
+            self.replay,
+            cache_seconds=settings.revocation_refresh_seconds,
+        )
+        self.subjects = SubjectVerifiers()
+        self.subjects.register(AccessTokenVerifier(tokens, self.revocations.check))
+        self.exchanger = TokenExchange(
+            tokens,
+            self.subjects,
+            self.revocations,
+            clock,
+            configured_approvals(settings.oauth_app_scopes, settings.oauth_default_app_scopes),
+            settings.oauth_role_scopes,
+            ttl=settings.token_default_ttl,
+        )
+
+    def set_approved_scopes(self, approved: ApprovedScopes) -> None:
+        """Replace the source of approved scopes (governance plugs signed manifests in)."""
+        self.exchanger.approved = approved
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.settings.resolved_issuer.rstrip("/") + TOKEN_PATH
+
+    def url_for(self, path: str) -> str:
+        """The URI a DPoP proof must name for ``path`` (the issuer's origin, not Host)."""
+        return self.settings.resolved_issuer.rstrip("/") + path
+
+    def _hide(self, subject: str) -> str:
+        if not self.settings.audit_hmac_subjects:
+            return subject
+        return identifiers.hide(self._keyring(), subject)
+
+    # -- the token endpoint -------------------------------------------------------------
+
+    def authenticate_client(self, call: Call, creds: ClientCredentials, action: str) -> str:
+        """The authenticated client id; a failure is audited (denied) and re-raised."""
+        try:
+            return self.clients.authenticate(creds, self.token_endpoint)
+        except OAuthError as exc:
+            detail: Detail = {"error": exc.slug}
+            self._recorder.record(
+                call.request_id, call.actor, action, "oauth/clients", "denied", detail
+            )
+            raise
+
+    def exchange(
+        self,
+        call: Call,
+        form: Mapping[str, Sequence[str]],
+        creds: ClientCredentials,
+        proof: str | None,
+        malformed: OAuthError | None = None,
+    ) -> Exchanged:
+        """RFC 8693 exchange for an authenticated client; one audited event either way.
+
+        ``malformed`` is an error found in the request before the client was known: it is
+        raised (and audited) once the client has authenticated.
+        """
+        action = "oauth.token.exchange"
+        client_id = self.authenticate_client(call, creds, action)
+        actor = f"client:{client_id}"
+        with self._recorder.action(
+            call.request_id, actor, action, "oauth/token", writes=False
+        ) as tx:
+            tx.detail["client_id"] = client_id
+            if malformed is not None:
+                raise malformed
+            jkt = None
+            if proof is not None:
+                jkt = self.dpop.verify(proof, htm="POST", htu=self.token_endpoint).jkt
+            tx.detail["dpop"] = jkt is not None
+            result = self.exchanger.exchange(form, client_id, jkt)
+            tx.resource = f"oauth/token/{result.issued.jti}"
+            tx.detail.update(
+                {
+                    "subject": self._hide(result.subject),
+                    "parent": result.parent,
+                    "jti": result.issued.jti,
+                    "scopes": list(result.issued.scopes),
+                    "ttl": result.issued.expires_in,
+                }
+            )
+            if result.actor is not None:
+                tx.detail["actor"] = self._hide(result.actor)
+        return result
+
+    # -- revocation and introspection ---------------------------------------------------
+
+    def _revoke(self, session: Any, token_ids: Sequence[str], expires_us: int) -> None:
+        now = self._clock.now_us()
+        repo.purge_revocations(session, now)
+        for token_id in token_ids:
+            repo.revoke(session, token_id, now, expires_us)
+
+    def revoke(self, call: Call, caller: Caller, form: Mapping[str, Sequence[str]]) -> bool:
+        """RFC 7009: revoke a token (and, by lineage, everything exchanged from it).
+
+        Returns whether something was revoked; an unknown or invalid token is not an error
+        (RFC 7009 §2.2). A client may revoke only tokens issued to it
+        (`UnauthorizedClientError`); a principal needs ``tokens:revoke``.
+        """
+        with self._recorder.action(
+            call.request_id, call.actor, "oauth.token.revoke", "oauth/revoke"
+        ) as tx:
+            if caller.malformed is not None:
+                raise caller.malformed
+            token = required(form, "token")
+            single(form, "token_type_hint")
+            revoked_id, expires_us, owner = self._identify(token)
+            tx.detail["known"] = revoked_id is not None
+            if revoked_id is None:
+                return False
+            if caller.client_id is not None and owner != caller.client_id:
+                raise UnauthorizedClientError("this token was not issued to this client")
+            self._revoke(tx.session, [revoked_id], expires_us)
+            tx.resource = f"oauth/token/{revoked_id}"
+        self.revocations.noted([revoked_id])
+        return True
+
+    def _identify(self, token: str) -> tuple[str | None, int, str | None]:
+        """(lineage id, remember until, client id) of a token we can verify, else None."""
+        try:
+            claims = self._tokens.verify_claims(token)
+            return str(claims["jti"]), int(claims["exp"]) * 1_000_000, claims.get("client_id")
+        except UnauthenticatedError:
+            pass
+        remember = self._clock.now_us() + DEFAULT_REMEMBER_SECONDS * 1_000_000
+        for token_type in self.subjects.types():
+            verifier = self.subjects.get(token_type)
+            if token_type == ACCESS_TOKEN_TYPE or verifier is None:
+                continue
+            try:
+                subject = verifier.verify(token)
+            except UnauthenticatedError:
+                continue
+            return subject.lineage_id, remember, subject.client_id
+        return None, 0, None
+
+    def revoke_ids(self, call: Call, token_ids: Sequence[str]) -> None:
+        """Revoke tokens (or sign-ins) by id, for administrators (``tokens:revoke``)."""
+        if not token_ids or len(token_ids) > 100:
+            raise InvalidRequestError("give 1-100 token ids")
+        if any(not 0 < len(t) <= 128 or not t.isprintable() for t in token_ids):
+            raise InvalidRequestError("a token id is 1-128 printable characters")
+        remember = self._clock.now_us() + DEFAULT_REMEMBER_SECONDS * 1_000_000
+        with self._recorder.action(
+            call.request_id, call.actor, "auth.revocations.create", "auth/revocations"
+        ) as tx:
+            self._revoke(tx.session, token_ids, remember)
+            tx.detail["token_ids"] = list(token_ids)
+        self.revocations.noted(token_ids)
+
+    def revoke_sign_in(self, call: Call, issuer: str, session_id: str) -> str:
+        """Revoke a sign-in (by its provider and session id) and every token derived from it.
+
+        For the sign-in/BFF layer (logout, SCIM deprovisioning); returns the lineage id.
+        """
+        lineage_id = external_lineage_id(issuer, session_id)
+        self.revoke_ids(call, [lineage_id])
+        return lineage_id
+
+    def kill(self, call: Call, kind: Literal["user", "app"] | str, name: str) -> int:
+        """Trip a kill switch: every token of this user or app issued until now is dead."""
+        if kind not in KINDS:
+            raise InvalidRequestError("kind must be user or app")
+        if not 0 < len(name) <= MAX_NAME_CHARS or not name.isprintable():
+            raise InvalidRequestError(f"the name is 1-{MAX_NAME_CHARS} printable characters")
+        now_us = self._clock.now_us()
+        epoch = now_us // 1_000_000
+        shown = self._hide(name) if kind == "user" else name
+        with self._recorder.action(
+            call.request_id, call.actor, f"auth.kill_switch.{kind}", f"auth/kill-switch/{kind}"
+        ) as tx:
+            repo.set_epoch(tx.session, kind, name, epoch, now_us)
+            tx.detail.update({"name": shown, "epoch": epoch})
+        self.revocations.noted(epoch=(kind, name, epoch))
+        return epoch
+
+    def introspect(
+        self, call: Call, caller: Caller, form: Mapping[str, Sequence[str]]
+    ) -> dict[str, Any]:
+        """RFC 7662: the state of a token, ``{"active": false}`` if unknown or dead.
+
+        A client sees only tokens issued to it or naming it in ``aud``; a principal needs
+        ``tokens:introspect``.
+        """
+        with self._recorder.action(
+            call.request_id, call.actor, "oauth.token.introspect", "oauth/introspect", writes=False
+        ) as tx:
+            if caller.malformed is not None:
+                raise caller.malformed
+            token = required(form, "token")
+            single(form, "token_type_hint")
+            try:
+                claims = self._tokens.verify_claims(token)
+                self.revocations.check(principal_of(claims))
+            except UnauthenticatedError:
+                tx.detail["active"] = False
+                return {"active": False}
+            aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+            if caller.client_id is not None and caller.client_id not in (
+                claims.get("client_id"),
+                *aud,
+            ):
+                tx.detail["active"] = False
+                return {"active": False}
+            tx.detail.update({"active": True, "jti": claims["jti"]})
+        answer = {"active": True, "token_type": "DPoP" if claims.get("cnf") else "Bearer"}
+        for name in (
+            "scope",
+            "client_id",
+            "sub",
+            "aud",
+            "iss",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "cnf",
+            "act",
+        ):
+            if name in claims:
+                answer[name] = claims[name]
+        return answer
+
+    # -- clients ------------------------------------------------------------------------
+
+    def create_client(self, call: Call, client_id: str, method: str, jwks: Any) -> str | None:
+        with self._recorder.action(
+            call.request_id, call.actor, "oauth.clients.create", f"oauth/clients/{client_id[:128]}"
+        ) as tx:
+            secret = self.clients.create(tx.session, client_id, method, jwks)
+            tx.detail["auth_method"] = method
+        return secret
+
+    def list_clients(self, call: Call) -> list[ClientInfo]:
+        with self._recorder.action(
+            call.request_id, call.actor, "oauth.clients.list", "oauth/clients", writes=False
+        ) as tx:
+            return self.clients.list(tx.session)
+
+    def delete_client(self, call: Call, client_id: str) -> None:
+        with self._recorder.action(
+            call.request_id, call.actor, "oauth.clients.delete", f"oauth/clients/{client_id[:128]}"
+        ) as tx:
+            self.clients.delete(tx.session, client_id)
+
+    # -- the resource side --------------------------------------------------------------
+
+    def dpop_required(self, scope: str) -> bool:
+        """Whether calls needing ``scope`` must present a DPoP-bound token."""
+        return scope_names.allowed(self.settings.dpop_required_scopes, scope)
+
+    def authenticate_access(
+        self,
+        token: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """The principal of a live access token presented to Strongroom's own API.
+
+        Checks the token (`TokenService.verify_claims`), its revocation state, and, for a
+        DPoP-bound token, the ``DPoP`` scheme and a full proof for this request.
+        `UnauthenticatedError` (or `DpopProofError` with its challenge) otherwise.
+        """
+        claims = self._tokens.verify_claims(token)
+        principal = principal_of(claims)
+        self.revocations.check(principal)
+        if principal.jkt is None:
+            if scheme != "bearer":
+                raise DpopProofError("invalid_token")
+            return principal
+        if scheme != "dpop" or proof is None:
+            raise DpopProofError("invalid_token")
+        try:
+            checked = self.dpop.verify(
+                proof, htm=method, htu=self.url_for(path), access_token=token
+            )
+        except UseDpopNonceError as exc:
+            raise DpopProofError("use_dpop_nonce", exc.headers.get("DPoP-Nonce")) from None
+        except InvalidDpopProofError:
+            raise DpopProofError("invalid_dpop_proof") from None
+        if checked.jkt != principal.jkt:
+            raise DpopProofError("invalid_dpop_proof")
+        return principal
