@@ -160,7 +160,7 @@ def test_signing_in_again_ends_the_previous_session(sr: Ready) -> None:
 def test_no_token_or_session_id_reaches_logs_or_the_audit_trail(
     sr: Ready, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from conftest import CLIENT_SECRET
+    from identity.conftest import CLIENT_SECRET
 
     caplog.set_level(logging.DEBUG)
     seen = add_echo(sr)

@@ -16,7 +16,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 from support import Ready
-from test_bff import bff_sign_in
+from identity.test_bff import bff_sign_in
 
 from identity.oidcop import new_keys
 from strongroom.config import OidcProviderSettings, load_settings
@@ -259,8 +259,8 @@ def test_a_reused_kid_with_a_new_key_is_refetched() -> None:
 
 
 def test_subject_token_verifier_takes_real_id_tokens(sr: Ready) -> None:
-    from conftest import BASE
-    from oidcop import Browser
+    from identity.conftest import BASE
+    from identity.oidcop import Browser
 
     from strongroom.identity.oidc import client
 

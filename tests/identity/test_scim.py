@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from support import Ready
-from test_bff import bff_sign_in
+from identity.test_bff import bff_sign_in
 
 from strongroom.identity.scim.schemas import PATCH, USER
 
@@ -175,8 +175,8 @@ def test_only_provisioned_active_users_sign_in(sr_scim: Ready) -> None:
     sr = sr_scim
     h = scim(sr)
     resp = sr.client.get("/bff/notes/login", follow_redirects=False)
-    from conftest import BASE
-    from oidcop import Browser
+    from identity.conftest import BASE
+    from identity.oidcop import Browser
 
     browser = Browser(BASE)
     callback = browser.sign_in(resp.headers["location"], "carol")
@@ -217,8 +217,8 @@ def test_deprovisioning_kills_a_live_bff_session(sr_scim: Ready, how: str) -> No
     assert sr.client.get("/bff/notes/session").status_code == 401
     assert sr.client.get("/bff/notes/api/v1/sys/keys").status_code == 401
     resp = sr.client.get("/bff/notes/login", follow_redirects=False)
-    from conftest import BASE
-    from oidcop import Browser
+    from identity.conftest import BASE
+    from identity.oidcop import Browser
 
     browser = Browser(BASE)
     callback = browser.sign_in(resp.headers["location"], "alice")

@@ -21,7 +21,7 @@ from strongroom.crypto import jwk, jws
 from strongroom.errors import InvalidDpopProofError, UseDpopNonceError
 from strongroom.identity.dpop import DpopVerifier, MemoryReplayCache, NonceSource, normalise_uri
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "jose"
+VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "jose"
 TOKEN_URL = "http://127.0.0.1:8210/v1/oauth/token"
 KEYS_URL = "http://127.0.0.1:8210/v1/sys/keys"
 
