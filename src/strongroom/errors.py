@@ -14,6 +14,7 @@ secret, a plaintext, a token or a share.
     │   ├── ShareError                a Shamir share is malformed or does not fit the set
     │   ├── NoteError                 a signed note is malformed or its signature fails
     │   ├── FormatError               400: a value, key or tweak does not fit an FPE cipher
+    │   ├── FieldError                400: a field cannot be sealed as asked (context, KDF bounds)
     │   └── ProofError                400: a Merkle inclusion or consistency proof fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
@@ -115,6 +116,19 @@ class FormatError(CryptoError):
     status = 400
     slug = "invalid-format"
     title = "Value does not fit the format"
+
+
+class FieldError(CryptoError):
+    """A field cannot be sealed as asked: a bad context, key id, key or KDF parameters.
+
+    Raised only on the sealing side and when building key handles; opening a sealed field
+    fails with the opaque `DecryptionError` whatever the cause. The detail names the rule
+    that was broken, never a value.
+    """
+
+    status = 400
+    slug = "invalid-field"
+    title = "Invalid field input"
 
 
 class ProofError(CryptoError):
