@@ -36,6 +36,29 @@ from strongroom.crypto import field_kdf as k
 from strongroom.crypto.field_kdf import KEY_BYTES, Kdf, parse_params
 from strongroom.errors import DecryptionError, FieldError
 
+# The errors are re-exported: the SDK reaches them through this package only.
+__all__ = [
+    "COMPACT_PREFIX",
+    "MAX_COMPACT",
+    "MAX_PLAINTEXT",
+    "NONCE_BYTES",
+    "TAG_BYTES",
+    "VERSION",
+    "Algorithm",
+    "Context",
+    "DecryptionError",
+    "FieldCipher",
+    "FieldError",
+    "Header",
+    "Sealed",
+    "b64url_decode",
+    "b64url_encode",
+    "parse",
+    "parse_bytes",
+    "parse_compact",
+    "parse_json",
+]
+
 VERSION = 0x01
 NONCE_BYTES = 12
 TAG_BYTES = 16

@@ -1,0 +1,33 @@
+"""The Strongroom Python SDK for micro apps: client-side field encryption.
+
+Everything here runs on the client and imports only `strongroom.crypto` (and `httpx`
+where it talks to a server): a value sealed here is never seen in clear by any server.
+The public surface is `__all__`; anything else (modules starting with ``_``, names not
+listed) has no stability promise. See `docs/sdk.md`.
+"""
+
+from strongroom.sdk.fields import (
+    Context,
+    DecryptionError,
+    FieldError,
+    FieldKey,
+    KeySet,
+    is_legacy,
+    new_raw_key,
+    open_legacy,
+    rewrap,
+    upgrade_legacy,
+)
+
+__all__ = [
+    "Context",
+    "DecryptionError",
+    "FieldError",
+    "FieldKey",
+    "KeySet",
+    "is_legacy",
+    "new_raw_key",
+    "open_legacy",
+    "rewrap",
+    "upgrade_legacy",
+]
