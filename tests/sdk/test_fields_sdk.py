@@ -39,6 +39,7 @@ def test_public_surface_is_pinned() -> None:
         "is_legacy",
         "new_raw_key",
         "open_legacy",
+        "open_with_passphrase",
         "rewrap",
         "upgrade_legacy",
     ]

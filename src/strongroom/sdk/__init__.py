@@ -15,6 +15,7 @@ from strongroom.sdk.fields import (
     is_legacy,
     new_raw_key,
     open_legacy,
+    open_with_passphrase,
     rewrap,
     upgrade_legacy,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "is_legacy",
     "new_raw_key",
     "open_legacy",
+    "open_with_passphrase",
     "rewrap",
     "upgrade_legacy",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "is_legacy",
     "new_raw_key",
     "open_legacy",
+    "open_with_passphrase",
     "rewrap",
     "upgrade_legacy",
 ]
@@ -415,6 +416,27 @@ def upgrade_legacy(
 ) -> str:
     """A legacy record re-sealed under ``key`` for ``context`` (the compact form)."""
     return key.seal(open_legacy(record, passphrase, iterations=iterations), context)
+
+
+def open_with_passphrase(sealed: SealedLike, passphrase: str, context: ContextLike) -> str:
+    """Open a value sealed under a passphrase, whatever its key id, version, salt or KDF.
+
+    For tools that hold only the passphrase (the CLI). The header's KDF parameters are
+    bounded (see `docs/format.md`), so a hostile header cannot make this slow.
+    `DecryptionError` on any failure, including a value not sealed under a passphrase.
+    """
+    parsed = f.parse(sealed)
+    if not isinstance(passphrase, str) or not isinstance(
+        parsed.header.kdf, _KIND_KDF["passphrase"]
+    ):
+        raise DecryptionError()
+    try:
+        ctx = Context.of(context)
+        key = parsed.header.kdf.derive(passphrase.encode("utf-8"))
+        data = f.FieldCipher(key, parsed.header).open_bytes(parsed.to_bytes(), ctx)
+        return data.decode("utf-8")
+    except (FieldError, UnicodeError):
+        raise DecryptionError() from None
 
 
 def is_legacy(value: object) -> bool:
