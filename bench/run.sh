@@ -4,8 +4,9 @@
 # to bench/keys_rps.py (e.g. `bash bench/run.sh --duration 5 --connections 32`).
 # Then the audit-trail benchmarks run with their defaults (bench/audit_append.py: durable appends
 # per second on SQLite and, if it answers on loopback, PostgreSQL; bench/audit_verify.py: offline
-# verification of a 1,000,000-event bundle). Each runs even if one before it failed; the exit
-# status is the last non-zero one.
+# verification of a 1,000,000-event bundle), then field sealing (bench/fields_seal.py, in its own
+# venv under bench/.work with Tink and the AWS Encryption SDK). Each runs even if one before it
+# failed; the exit status is the last non-zero one.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,6 +14,7 @@ root="$(cd "$here/.." && pwd)"
 work="$here/.work"
 bao_venv="$work/openbao-venv"
 project_python="$root/.venv/bin/python"
+fields_venv="$work/fields-venv"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -59,6 +61,23 @@ ensure_bao() {
     "$bao_venv/bin/bao" version >/dev/null
 }
 
+ensure_field_peers() {
+    # Tink and the AWS Encryption SDK are peers to compare with, not project dependencies:
+    # they live in their own venv beside the project installed from this checkout.
+    if [[ -x "$fields_venv/bin/python" ]] \
+        && "$fields_venv/bin/python" -c 'import tink, aws_encryption_sdk, aws_cryptographic_material_providers, strongroom' \
+            >/dev/null 2>&1; then
+        return 0
+    fi
+    log "installing Tink and the AWS Encryption SDK into ${fields_venv#"$root"/}"
+    mkdir -p "$work"
+    rm -rf "$fields_venv"
+    python3 -m venv "$fields_venv"
+    "$fields_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "tink>=1.10,<2" "aws-encryption-sdk>=4,<5" "aws-cryptographic-material-providers>=1.7,<2" \
+        -e "$root"
+}
+
 if [[ ! -x "$project_python" ]]; then
     log "no project venv at .venv: run 'make bench' (it creates the venv first)"
     exit 1
@@ -76,5 +95,13 @@ log "audit trail: durable appends per second (group commit vs raw inserts)"
 
 log "audit trail: offline verification of a 1,000,000-event bundle"
 "$project_python" "$here/audit_verify.py" || status=$?
+
+log "field sealing: Strongroom SDK beside raw AES-GCM, Tink and the AWS Encryption SDK"
+if ensure_field_peers; then
+    "$fields_venv/bin/python" "$here/fields_seal.py" || status=$?
+else
+    log "could not install the field-sealing peers; running without them"
+    "$project_python" "$here/fields_seal.py" || status=$?
+fi
 
 exit "$status"

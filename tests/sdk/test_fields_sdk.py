@@ -238,3 +238,22 @@ def test_algorithm_property_and_cache_is_bounded() -> None:
     opener = FieldKey.from_app_key(app_key, key_id="k")
     assert all(opener.open(v, CTX) == "v" for v in values)
     assert len(opener._cache) <= 33
+
+
+def test_binary_form_round_trips_and_every_flip_or_cut_fails() -> None:
+    for key in _keys():
+        data = key.seal_binary(CANARY.encode(), CTX)
+        assert key.open_bytes(data, CTX) == CANARY.encode()
+        assert key.open(data, Context(**CTX)) == CANARY
+        for i in range(len(data)):
+            changed = bytearray(data)
+            changed[i] ^= 0x04
+            with pytest.raises(DecryptionError):
+                key.open_bytes(bytes(changed), Context(**CTX))
+        for n in range(len(data)):
+            with pytest.raises(DecryptionError):
+                key.open_bytes(data[:n], Context(**CTX))
+        with pytest.raises(DecryptionError):
+            key.open_bytes(data, Context("crm", "42", "phone"))
+    with pytest.raises(FieldError):
+        _keys()[2].seal_binary("text", CTX)  # type: ignore[arg-type]

@@ -108,7 +108,8 @@ class Context:
     app: str
     record: str
     field: str
-    _aad: bytes = dataclasses.field(init=False, repr=False, compare=False)
+    aad: bytes = dataclasses.field(init=False, repr=False, compare=False)
+    """The canonical bytes bound as associated data (computed from the three parts)."""
 
     def __post_init__(self) -> None:
         encoded = bytearray(CONTEXT_LABEL)
@@ -123,12 +124,7 @@ class Context:
             if not 1 <= len(raw) <= CONTEXT_PART_MAX:
                 raise FieldError(f"context {name} must be 1..{CONTEXT_PART_MAX} UTF-8 bytes")
             encoded += len(raw).to_bytes(2, "big") + raw
-        object.__setattr__(self, "_aad", bytes(encoded))
-
-    @property
-    def aad(self) -> bytes:
-        """The canonical bytes bound as associated data."""
-        return self._aad
+        object.__setattr__(self, "aad", bytes(encoded))
 
     @classmethod
     def of(cls, value: Context | Mapping[str, str]) -> Context:
@@ -415,17 +411,30 @@ class FieldCipher:
 
     def open_bytes(self, data: bytes, context: Context) -> bytes:
         """Open the binary form sealed under this header; `DecryptionError` on any failure."""
-        if type(context) is not Context or not isinstance(data, bytes):
-            raise DecryptionError()
         head = self._header_bytes
         n = len(head)
-        if data[:n] != head or len(data) < n + NONCE_BYTES + TAG_BYTES:
-            raise DecryptionError()
-        if len(data) > n + _MAX_BODY:
+        if (
+            type(context) is not Context
+            or type(data) is not bytes
+            or not n + NONCE_BYTES + TAG_BYTES <= len(data) <= n + _MAX_BODY
+            or not data.startswith(head)
+        ):
             raise DecryptionError()
         try:
             return self._aead.decrypt(
                 data[n : n + NONCE_BYTES], data[n + NONCE_BYTES :], head + context.aad
+            )
+        except InvalidTag:
+            raise DecryptionError() from None
+
+    def _open_prefixed(self, data: bytes, context: Context) -> bytes:
+        """`open_bytes` for callers that checked the types and the header prefix already."""
+        n = len(self._header_bytes)
+        if len(data) < n + NONCE_BYTES + TAG_BYTES or len(data) > n + _MAX_BODY:
+            raise DecryptionError()
+        try:
+            return self._aead.decrypt(
+                data[n : n + NONCE_BYTES], data[n + NONCE_BYTES :], self._header_bytes + context.aad
             )
         except InvalidTag:
             raise DecryptionError() from None
