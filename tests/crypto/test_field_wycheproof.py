@@ -8,14 +8,16 @@ run. The KDF primitives take the published parameters directly.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VECTORS
 
 from strongroom.crypto import field_kdf as k
 from strongroom.crypto import fields as f
 from strongroom.errors import DecryptionError, FieldError
+
+VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
 
 WYCHEPROOF = VECTORS / "wycheproof"
 

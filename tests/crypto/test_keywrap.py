@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VECTORS
 
 from strongroom.crypto import keywrap
 from strongroom.errors import DecryptionError, FieldError
+
+VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
 
 CTX = b"app=crm\x00key=app:crm\x00version=3"
 

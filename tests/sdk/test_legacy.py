@@ -6,6 +6,8 @@ import base64
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsinterop import legacy_record
 
 from strongroom.crypto import legacy_fields
@@ -89,3 +91,21 @@ def test_wrong_passphrase_fails() -> None:
     with pytest.raises(DecryptionError):
         open_legacy(legacy_record("v", PASSPHRASE), "not it")
     assert not legacy_fields.is_legacy({"ct": "", "iv": ""})
+
+
+_parts = st.one_of(st.text(max_size=40), st.none(), st.integers(), st.binary(max_size=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["ct", "iv", "salt", "x"]), _parts, max_size=4))
+def test_fuzz_legacy_parser_never_crashes(record: dict[str, object]) -> None:
+    with pytest.raises(DecryptionError):
+        open_legacy(record, PASSPHRASE)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=16, max_size=80), st.binary(min_size=12, max_size=12))
+def test_fuzz_well_formed_but_forged_records_never_open(ct: bytes, iv: bytes) -> None:
+    record = {"ct": _b64(ct), "iv": _b64(iv), "salt": _b64(b"s" * 16)}
+    with pytest.raises(DecryptionError):
+        open_legacy(record, PASSPHRASE, iterations=1_000)
