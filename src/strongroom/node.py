@@ -28,6 +28,7 @@ from strongroom.errors import (
     StrongroomError,
     UnauthenticatedError,
 )
+from strongroom.escrow.service import EscrowService
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.principal import Principal
 from strongroom.identity.tokens import IssuedToken, TokenService
@@ -64,6 +65,7 @@ class Node:
         self.committer.on_failure = self._audit_failing
         self.recorder = Recorder(database, self.clock, self.committer)
         self.audit = AuditTrail(settings, database, self.recorder, self.clock, self.keyring)
+        self.escrow = EscrowService(settings, database, self.recorder, self.clock, self.keyring)
         self.tokens = TokenService(
             self.seal_manager.keyring,
             self.refresh_keyring,

@@ -26,6 +26,7 @@ ALGORITHMS = {
     "token-signing": "ed25519",
     "audit-hmac": "hmac-sha256",
     "audit-signing": "ed25519",
+    "escrow": "x25519-hkdf",
 }
 
 

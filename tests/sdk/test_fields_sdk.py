@@ -33,9 +33,12 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(sdk.__all__) == [
         "Context",
         "DecryptionError",
+        "EscrowClient",
+        "EscrowError",
         "FieldError",
         "FieldKey",
         "KeySet",
+        "Recovery",
         "is_legacy",
         "new_raw_key",
         "open_legacy",

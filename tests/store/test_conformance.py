@@ -31,6 +31,9 @@ TABLES = {
     "audit_tiles",
     "audit_checkpoints",
     "audit_alerts",
+    "escrow_deposits",
+    "escrow_requests",
+    "escrow_decisions",
 }
 
 
@@ -71,7 +74,7 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
     try:
         assert migrate.current_revision(database.engine) is None
         migrate.upgrade(database.engine)
-        assert migrate.current_revision(database.engine) == "0003"
+        assert migrate.current_revision(database.engine) == "0009"
         tables = set(sa.inspect(database.engine).get_table_names())
         assert tables >= TABLES
         assert tables - TABLES == {"alembic_version"}
@@ -80,7 +83,7 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
             barrier.put(session, "kept", b"v", 1)
         migrate.upgrade(database.engine)
         migrate.upgrade(database.engine)
-        assert migrate.current_revision(database.engine) == "0003"
+        assert migrate.current_revision(database.engine) == "0009"
         with database.transaction() as session:
             assert barrier.get(session, "kept") == b"v"
             assert audit.size(session) == 0
@@ -106,7 +109,7 @@ def test_migrations_from_two_connections_at_once(database_url: str) -> None:
         t.join()
     try:
         assert errors == []
-        assert migrate.current_revision(databases[0].engine) == "0003"
+        assert migrate.current_revision(databases[0].engine) == "0009"
         assert _count(databases[0], "audit_head") == 1
     finally:
         for d in databases:

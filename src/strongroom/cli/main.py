@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from strongroom import __version__
-from strongroom.cli import audit, audit_bundle, fields, operator, serve, token
+from strongroom.cli import audit, audit_bundle, escrow, fields, operator, serve, token
 from strongroom.cli.client import CliError
 from strongroom.cli.output import errors
 from strongroom.errors import StrongroomError
@@ -28,6 +28,7 @@ app.add_typer(token.app, name="token")
 audit_bundle.register(audit.app)
 app.add_typer(audit.app, name="audit")
 app.add_typer(fields.app, name="fields")
+app.add_typer(escrow.app, name="escrow")
 
 
 @app.command()

@@ -111,7 +111,7 @@ def rotate_path(purpose: str) -> str:
 @app.command()
 def rotate(
     purpose: Annotated[
-        str, typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing")
+        str, typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing | escrow")
     ],
     addr: AddrOption = DEFAULT,
     token: TokenOption = None,

@@ -89,3 +89,9 @@ def unwrap(recipient_private: bytes, wrapped: bytes, context: bytes) -> bytes:
         )
     except (FieldError, InvalidTag):
         raise DecryptionError() from None
+
+
+def escrow_context(app: str, key_id: str, key_version: int) -> bytes:
+    """The context an escrowed data key is wrapped under: its app, key id and version."""
+    parts = [app.encode("utf-8"), key_id.encode("utf-8"), str(key_version).encode("ascii")]
+    return b"strongroom.escrow.v1\x00" + b"\x00".join(parts)

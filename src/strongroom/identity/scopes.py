@@ -17,6 +17,9 @@ SYS_WRITE = "sys:write"
 AUDIT_READ = "audit:read"
 TOKENS_CREATE = "tokens:create"
 AUDIT_HASH = "audit:hash"
+ESCROW_DEPOSIT = "escrow:deposit"
+ESCROW_REQUEST = "escrow:request"
+ESCROW_APPROVE = "escrow:approve"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -30,6 +33,9 @@ KNOWN: dict[str, str] = {
     AUDIT_READ: "read the audit trail",
     TOKENS_CREATE: "mint access tokens (only with scopes the caller holds)",
     AUDIT_HASH: "compute the audit HMAC of a value, to search the trail for it",
+    ESCROW_DEPOSIT: "read apps' escrow public keys and deposit wrapped data keys",
+    ESCROW_REQUEST: "request the recovery of one's own escrowed key, see and release it",
+    ESCROW_APPROVE: "approve or deny others' key recovery requests",
 }
 PARAMETERISED: dict[str, str] = {}
 

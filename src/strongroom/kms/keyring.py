@@ -61,6 +61,7 @@ PURPOSES: Mapping[str, Purpose] = {
         Purpose("token-signing", "ed25519", _ed25519_raw, "signs access tokens"),
         Purpose("audit-hmac", "hmac-sha256", lambda: os.urandom(32), "hides identifiers"),
         Purpose("audit-signing", "ed25519", _ed25519_raw, "signs audit checkpoints"),
+        Purpose("escrow", "x25519-hkdf", lambda: os.urandom(32), "derives apps' escrow keys"),
     )
 }
 

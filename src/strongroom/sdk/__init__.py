@@ -6,6 +6,7 @@ The public surface is `__all__`; anything else (modules starting with ``_``, nam
 listed) has no stability promise. See `docs/sdk.md`.
 """
 
+from strongroom.sdk.escrow import EscrowClient, EscrowError, Recovery
 from strongroom.sdk.fields import (
     Context,
     DecryptionError,
@@ -23,9 +24,12 @@ from strongroom.sdk.fields import (
 __all__ = [
     "Context",
     "DecryptionError",
+    "EscrowClient",
+    "EscrowError",
     "FieldError",
     "FieldKey",
     "KeySet",
+    "Recovery",
     "is_legacy",
     "new_raw_key",
     "open_legacy",
