@@ -29,6 +29,7 @@ from strongroom.errors import (
     UnauthenticatedError,
 )
 from strongroom.escrow.service import EscrowService
+from strongroom.fieldkeys.service import AppKeys
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.principal import Principal
 from strongroom.identity.tokens import IssuedToken, TokenService
@@ -66,6 +67,7 @@ class Node:
         self.recorder = Recorder(database, self.clock, self.committer)
         self.audit = AuditTrail(settings, database, self.recorder, self.clock, self.keyring)
         self.escrow = EscrowService(settings, database, self.recorder, self.clock, self.keyring)
+        self.app_keys = AppKeys(self.recorder, self.clock, self.keyring)
         self.tokens = TokenService(
             self.seal_manager.keyring,
             self.refresh_keyring,

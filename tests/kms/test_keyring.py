@@ -27,6 +27,7 @@ ALGORITHMS = {
     "audit-hmac": "hmac-sha256",
     "audit-signing": "ed25519",
     "escrow": "x25519-hkdf",
+    "field-app-keys": "hkdf-sha256",
 }
 
 

@@ -39,6 +39,7 @@ def test_public_surface_is_pinned() -> None:
         "FieldKey",
         "KeySet",
         "Recovery",
+        "fetch_app_key",
         "is_legacy",
         "new_raw_key",
         "open_legacy",

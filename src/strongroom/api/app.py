@@ -9,7 +9,7 @@ from strongroom.api import problems
 from strongroom.api.deps import get_node
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
-from strongroom.api.routes import audit, audit_tree, auth, escrow, sys, wellknown
+from strongroom.api.routes import audit, audit_tree, auth, escrow, fields, sys, wellknown
 from strongroom.node import Node
 
 # Routes that answer while sealed; every other route answers 503 until unsealed.
@@ -60,7 +60,7 @@ def create_app(node: Node) -> FastAPI:
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
     app.state.metrics = metrics
     problems.install(app)
-    for module in (sys, auth, audit, audit_tree, escrow, wellknown):
+    for module in (sys, auth, audit, audit_tree, escrow, fields, wellknown):
         app.include_router(module.router)
     _answer_head(app)
     app.add_middleware(BodyGuard, max_bytes=node.settings.max_body_bytes)

@@ -111,7 +111,10 @@ def rotate_path(purpose: str) -> str:
 @app.command()
 def rotate(
     purpose: Annotated[
-        str, typer.Argument(help="barrier | token-signing | audit-hmac | audit-signing | escrow")
+        str,
+        typer.Argument(
+            help="barrier | token-signing | audit-hmac | audit-signing | escrow | field-app-keys"
+        ),
     ],
     addr: AddrOption = DEFAULT,
     token: TokenOption = None,

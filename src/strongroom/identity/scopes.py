@@ -37,7 +37,10 @@ KNOWN: dict[str, str] = {
     ESCROW_REQUEST: "request the recovery of one's own escrowed key, see and release it",
     ESCROW_APPROVE: "approve or deny others' key recovery requests",
 }
-PARAMETERISED: dict[str, str] = {}
+FIELDS_APP_KEY = "fields:app-key:"
+PARAMETERISED: dict[str, str] = {
+    FIELDS_APP_KEY: "fetch the field-encryption key of the app named after the colon",
+}
 
 MAX_SCOPES = 64
 # RFC 6749 §3.3 scope-token characters, minus the backslash and quote for sanity.

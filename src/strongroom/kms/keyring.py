@@ -62,6 +62,7 @@ PURPOSES: Mapping[str, Purpose] = {
         Purpose("audit-hmac", "hmac-sha256", lambda: os.urandom(32), "hides identifiers"),
         Purpose("audit-signing", "ed25519", _ed25519_raw, "signs audit checkpoints"),
         Purpose("escrow", "x25519-hkdf", lambda: os.urandom(32), "derives apps' escrow keys"),
+        Purpose("field-app-keys", "hkdf-sha256", lambda: os.urandom(32), "derives app field keys"),
     )
 }
 

@@ -6,6 +6,7 @@ The public surface is `__all__`; anything else (modules starting with ``_``, nam
 listed) has no stability promise. See `docs/sdk.md`.
 """
 
+from strongroom.sdk.appkeys import fetch_app_key
 from strongroom.sdk.escrow import EscrowClient, EscrowError, Recovery
 from strongroom.sdk.fields import (
     Context,
@@ -30,6 +31,7 @@ __all__ = [
     "FieldKey",
     "KeySet",
     "Recovery",
+    "fetch_app_key",
     "is_legacy",
     "new_raw_key",
     "open_legacy",
