@@ -427,18 +427,6 @@ class FieldCipher:
         except InvalidTag:
             raise DecryptionError() from None
 
-    def _open_prefixed(self, data: bytes, context: Context) -> bytes:
-        """`open_bytes` for callers that checked the types and the header prefix already."""
-        n = len(self._header_bytes)
-        if len(data) < n + NONCE_BYTES + TAG_BYTES or len(data) > n + _MAX_BODY:
-            raise DecryptionError()
-        try:
-            return self._aead.decrypt(
-                data[n : n + NONCE_BYTES], data[n + NONCE_BYTES :], self._header_bytes + context.aad
-            )
-        except InvalidTag:
-            raise DecryptionError() from None
-
     def open(self, text: str, context: Context) -> bytes:
         """Open the compact form sealed under this header; `DecryptionError` on any failure."""
         if not isinstance(text, str) or len(text) > MAX_COMPACT:
