@@ -726,6 +726,37 @@ export async function rewrap(sealed, context, { old, new: next }) {
   return next.sealBytes(await old.openBytes(sealed, context), context);
 }
 
+// -- app keys from Strongroom -----------------------------------------------------------
+
+/**
+ * A FieldKey on an app's key fetched from Strongroom with an access token holding
+ * `fields:app-key:<app>` (the newest version unless `version` is given). The key bytes are
+ * imported as a non-extractable HKDF key and then zeroed. FieldError if the server refuses.
+ */
+export async function fetchAppKey(app, { token, baseUrl = '', version, fetch = globalThis.fetch } = {}) {
+  if (typeof app !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(app)) {
+    throw new FieldError('app must be 1-64 characters of A-Z a-z 0-9 . _ -');
+  }
+  const query = version === undefined ? '' : `?version=${encodeURIComponent(String(version))}`;
+  const response = await fetch(`${baseUrl}/v1/fields/apps/${app}/key${query}`, {
+    headers: { Authorization: `Bearer ${token}` },
+    cache: 'no-store',
+  });
+  if (!response.ok) throw new FieldError(`Strongroom refused the app key (HTTP ${response.status})`);
+  const body = await response.json();
+  let key;
+  try {
+    key = b64urlDecode(body.key);
+  } catch {
+    throw new FieldError('Strongroom sent no usable app key');
+  }
+  try {
+    return await FieldKey.fromAppKey(key, { keyId: body.key_id, keyVersion: body.version });
+  } finally {
+    key.fill(0);
+  }
+}
+
 // -- legacy records ----------------------------------------------------------------------
 
 function b64Standard(text) {
