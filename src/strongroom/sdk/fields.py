@@ -55,7 +55,6 @@ _ALGORITHMS: dict[str, f.Algorithm] = {
 _KIND_KDF = {"passphrase": (kdfs.Pbkdf2, kdfs.Argon2id), "raw": (kdfs.Raw,), "app": (kdfs.Hkdf,)}
 _TOKEN = object()
 _urandom = os.urandom
-_MIN_BODY = f.NONCE_BYTES + f.TAG_BYTES
 _MAX_BODY = f.NONCE_BYTES + f.MAX_PLAINTEXT + f.TAG_BYTES
 
 
@@ -91,6 +90,7 @@ class FieldKey:
         "_encrypt",
         "_head",
         "_kind",
+        "_max_len",
         "_sealer",
         "_secret",
         "key_id",
@@ -116,6 +116,7 @@ class FieldKey:
         self._head = self._sealer.header_bytes
         self._encrypt = self._sealer._aead.encrypt
         self._decrypt = self._sealer._aead.decrypt
+        self._max_len = len(self._head) + _MAX_BODY
         self._cache: OrderedDict[bytes, f.FieldCipher] = OrderedDict()
         self._cache[self._sealer.header_bytes] = self._sealer
 
@@ -267,17 +268,20 @@ class FieldKey:
 
     def open_bytes(self, sealed: SealedLike, context: ContextLike) -> bytes:
         """The bytes sealed in ``sealed`` (any form); `DecryptionError` on any failure."""
-        if type(sealed) is bytes and type(context) is Context and sealed.startswith(self._head):
-            # The hot path: this handle's own header, so its own AEAD object, inlined.
-            n = len(self._head)
-            if n + _MIN_BODY <= len(sealed) <= n + _MAX_BODY:
-                try:
-                    return self._decrypt(
-                        sealed[n : n + 12], sealed[n + 12 :], self._head + context.aad
-                    )
-                except Exception:  # only InvalidTag can come from here: the types are checked
-                    raise DecryptionError() from None
-            raise DecryptionError()
+        head = self._head
+        if (
+            type(sealed) is bytes
+            and type(context) is Context
+            and sealed.startswith(head)
+            and len(sealed) <= self._max_len
+        ):
+            # The hot path: this handle's own header, so its own AEAD object, inlined. A
+            # value too short leaves a short nonce or tag, which the AEAD refuses.
+            n = len(head)
+            try:
+                return self._decrypt(sealed[n : n + 12], sealed[n + 12 :], head + context.aad)
+            except Exception:  # InvalidTag or ValueError (short nonce): the types are checked
+                raise DecryptionError() from None
         try:
             ctx = context if type(context) is Context else Context.of(context)
         except FieldError:
