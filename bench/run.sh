@@ -5,7 +5,8 @@
 # Then the other benchmarks run with their defaults, each printing its figures beside the peer
 # it is compared to (see bench/README.md): audit appends and offline verification, tokenization,
 # the secret scanner (vs detect-secrets, installed into bench/.work/detect-secrets-venv), the
-# token broker, ID-token validation and secret reads (vs OpenBao KV v2). Each runs even if one
+# token broker, ID-token validation, secret reads (vs OpenBao KV v2) and field sealing (vs Tink
+# and the AWS Encryption SDK, in bench/.work/fields-venv). Each runs even if one
 # before it failed; the exit status is the last non-zero one.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ work="$here/.work"
 bao_venv="$work/openbao-venv"
 ds_venv="$work/detect-secrets-venv"
 project_python="$root/.venv/bin/python"
+fields_venv="$work/fields-venv"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -73,6 +75,23 @@ ensure_detect_secrets() {
     "$ds_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'detect-secrets==1.5.*'
 }
 
+ensure_field_peers() {
+    # Tink and the AWS Encryption SDK are peers to compare with, not project dependencies:
+    # they live in their own venv beside the project installed from this checkout.
+    if [[ -x "$fields_venv/bin/python" ]] \
+        && "$fields_venv/bin/python" -c 'import tink, aws_encryption_sdk, aws_cryptographic_material_providers, strongroom' \
+            >/dev/null 2>&1; then
+        return 0
+    fi
+    log "installing Tink and the AWS Encryption SDK into ${fields_venv#"$root"/}"
+    mkdir -p "$work"
+    rm -rf "$fields_venv"
+    python3 -m venv "$fields_venv"
+    "$fields_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "tink>=1.10,<2" "aws-encryption-sdk>=4,<5" "aws-cryptographic-material-providers>=1.7,<2" \
+        -e "$root"
+}
+
 if [[ ! -x "$project_python" ]]; then
     log "no project venv at .venv: run 'make bench' (it creates the venv first)"
     exit 1
@@ -110,5 +129,13 @@ log "identity: ID-token validations per second next to raw RS256 verifies"
 
 log "token broker: exchanges and resource-side validations per second vs raw Ed25519"
 "$project_python" "$here/token_exchange.py" || status=$?
+
+log "field sealing: Strongroom SDK beside raw AES-GCM, Tink and the AWS Encryption SDK"
+if ensure_field_peers; then
+    "$fields_venv/bin/python" "$here/fields_seal.py" || status=$?
+else
+    log "could not install the field-sealing peers; running without them"
+    "$project_python" "$here/fields_seal.py" || status=$?
+fi
 
 exit "$status"

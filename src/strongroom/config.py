@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     )
     alert_webhook_url: str | None = Field(None, description="POST each alert here (JSON).")
     alert_webhook_secret: SecretStr | None = Field(None, description="HMAC key for webhooks.")
+    escrow_approvals: int = Field(
+        2, ge=1, le=16, description="Approvers a key recovery needs (M), unless set per app."
+    )
+    escrow_approvals_per_app: dict[str, int] = Field(
+        default_factory=dict, description="M for given apps (each 1..16)."
+    )
     alert_file: Path | None = Field(None, description="Append each alert to this JSON-lines file.")
     audit_origin: str | None = Field(
         None, description="Log identity in checkpoints; defaults to the issuer's host + /audit."

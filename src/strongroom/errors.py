@@ -17,6 +17,7 @@ secret, a plaintext, a token or a share.
     │   ├── EnvelopeError             400: a DSSE envelope is malformed or does not verify
     │   ├── JwkError                  a JSON Web Key is unusable for verification
     │   ├── JwsError                  one opaque error for every way a JWS can fail
+    │   ├── FieldError                400: a field cannot be sealed as asked (context, KDF bounds)
     │   └── ProofError                400: a Merkle inclusion or consistency proof fails
     ├── SealError
     │   ├── NotInitializedError       501: the server has no root key yet
@@ -162,6 +163,19 @@ class JwsError(CryptoError):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or "Invalid JWS.")
+
+
+class FieldError(CryptoError):
+    """A field cannot be sealed as asked: a bad context, key id, key or KDF parameters.
+
+    Raised only on the sealing side and when building key handles; opening a sealed field
+    fails with the opaque `DecryptionError` whatever the cause. The detail names the rule
+    that was broken, never a value.
+    """
+
+    status = 400
+    slug = "invalid-field"
+    title = "Invalid field input"
 
 
 class ProofError(CryptoError):

@@ -28,6 +28,8 @@ from strongroom.errors import (
     StrongroomError,
     UnauthenticatedError,
 )
+from strongroom.escrow.service import EscrowService
+from strongroom.fieldkeys.service import AppKeys
 from strongroom.governance.reviews import Reviews
 from strongroom.governance.submissions import Submissions
 from strongroom.identity import root_tokens, scopes
@@ -75,6 +77,8 @@ class Node:
         self.committer.on_failure = self._audit_failing
         self.recorder = Recorder(database, self.clock, self.committer)
         self.audit = AuditTrail(settings, database, self.recorder, self.clock, self.keyring)
+        self.escrow = EscrowService(settings, database, self.recorder, self.clock, self.keyring)
+        self.app_keys = AppKeys(self.recorder, self.clock, self.keyring)
         self.tokens = TokenService(
             self.seal_manager.keyring,
             self.refresh_keyring,

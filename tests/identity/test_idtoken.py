@@ -16,9 +16,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 from support import Ready
-from identity.test_bff import bff_sign_in
 
 from identity.oidcop import new_keys
+from identity.test_bff import bff_sign_in
 from strongroom.config import OidcProviderSettings, load_settings
 from strongroom.errors import ConfigError, ProviderError, SignInError
 from strongroom.identity.oidc.idtoken import IdTokenVerifier, at_hash
@@ -261,7 +261,6 @@ def test_a_reused_kid_with_a_new_key_is_refetched() -> None:
 def test_subject_token_verifier_takes_real_id_tokens(sr: Ready) -> None:
     from identity.conftest import BASE
     from identity.oidcop import Browser
-
     from strongroom.identity.oidc import client
 
     provider = sr.node.identity.registry.get("corp")

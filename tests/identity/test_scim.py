@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from support import Ready
-from identity.test_bff import bff_sign_in
 
+from identity.test_bff import bff_sign_in
 from strongroom.identity.scim.schemas import PATCH, USER
 
 SCIM = "application/scim+json"

@@ -29,6 +29,8 @@ ALGORITHMS = {
     "tokenize": "aes-256-gcm",
     "manifest-signing": "ed25519",
     "oauth-hmac": "hmac-sha256",
+    "escrow": "x25519-hkdf",
+    "field-app-keys": "hkdf-sha256",
 }
 
 

@@ -16,6 +16,8 @@ from strongroom.api.routes import (
     auth,
     bff,
     connectors,
+    escrow,
+    fields,
     oauth,
     oidc,
     reviews,
@@ -75,7 +77,8 @@ def create_app(node: Node) -> FastAPI:
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
     app.state.metrics = metrics
     problems.install(app)
-    for module in (sys, auth, audit, audit_tree, wellknown, tokens, apps, reviews, oidc, bff, scim):
+    routers = (sys, auth, audit, audit_tree, wellknown, tokens, apps, reviews, oidc, bff, scim)
+    for module in (*routers, escrow, fields):
         app.include_router(module.router)
     app.include_router(secrets.router)
     app.include_router(connectors.router)

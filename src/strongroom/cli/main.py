@@ -13,6 +13,8 @@ from strongroom.cli import (
     audit,
     audit_bundle,
     clients,
+    escrow,
+    fields,
     operator,
     review,
     run,
@@ -49,6 +51,8 @@ app.add_typer(scan.app, name="scan")
 app.add_typer(advisories.app, name="advisories")
 app.add_typer(app_cli.app, name="app")
 app.add_typer(review.app, name="review")
+app.add_typer(fields.app, name="fields")
+app.add_typer(escrow.app, name="escrow")
 
 
 @app.command()

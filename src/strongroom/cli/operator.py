@@ -114,7 +114,7 @@ def rotate(
         str,
         typer.Argument(
             help="barrier | token-signing | audit-hmac | audit-signing | tokenize"
-            " | manifest-signing | oauth-hmac"
+            " | manifest-signing | oauth-hmac | escrow | field-app-keys"
         ),
     ],
     addr: AddrOption = DEFAULT,

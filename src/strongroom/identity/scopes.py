@@ -30,6 +30,9 @@ SCIM_PROVISION = "scim:provision"
 TOKENS_REVOKE = "tokens:revoke"
 TOKENS_INTROSPECT = "tokens:introspect"
 CLIENTS_MANAGE = "clients:manage"
+ESCROW_DEPOSIT = "escrow:deposit"
+ESCROW_REQUEST = "escrow:request"
+ESCROW_APPROVE = "escrow:approve"
 
 #: Scopes only the root token may grant: a token holding one could otherwise mint its own
 #: successor and live forever.
@@ -48,7 +51,14 @@ KNOWN: dict[str, str] = {
     APPS_READ: "read apps, their submissions and approved manifests",
     REVIEWS_APPROVE: "list, approve and deny submissions (never one's own)",
     SCIM_PROVISION: "provision users and groups through SCIM 2.0",
+    TOKENS_REVOKE: "revoke any access token, and trip a user's or an app's kill switch",
+    TOKENS_INTROSPECT: "introspect any access token (RFC 7662)",
+    CLIENTS_MANAGE: "register and delete OAuth clients (micro apps)",
+    ESCROW_DEPOSIT: "read apps' escrow public keys and deposit wrapped data keys",
+    ESCROW_REQUEST: "request the recovery of one's own escrowed key, see and release it",
+    ESCROW_APPROVE: "approve or deny others' key recovery requests",
 }
+FIELDS_APP_KEY = "fields:app-key:"
 PARAMETERISED: dict[str, str] = {
     SECRETS_READ: "<app>/<name> (or <app>/*): read a secret's value (runtime identities)",
     SECRETS_LIST: "<app>: list an app's secrets and their metadata, never values",
@@ -60,9 +70,7 @@ PARAMETERISED: dict[str, str] = {
     "tokens:reveal:": "see plain values when detokenizing: tokens:reveal:<app>/<policy>",
     "tokens:admin:": "manage an app's token policies, erase and shred: tokens:admin:<app>",
     "tokens:view:": "an entitlement token policies map to a view: tokens:view:<app>/<name>",
-    TOKENS_REVOKE: "revoke any access token, and trip a user's or an app's kill switch",
-    TOKENS_INTROSPECT: "introspect any access token (RFC 7662)",
-    CLIENTS_MANAGE: "register and delete OAuth clients (micro apps)",
+    FIELDS_APP_KEY: "fetch the field-encryption key of the app named after the colon",
 }
 
 MAX_SCOPES = 64

@@ -64,6 +64,8 @@ PURPOSES: Mapping[str, Purpose] = {
         Purpose("tokenize", "aes-256-gcm", aead.generate_key, "wraps tokenization region keys"),
         Purpose("manifest-signing", "ed25519", _ed25519_raw, "signs approved app manifests"),
         Purpose("oauth-hmac", "hmac-sha256", lambda: os.urandom(32), "client secrets, nonces"),
+        Purpose("escrow", "x25519-hkdf", lambda: os.urandom(32), "derives apps' escrow keys"),
+        Purpose("field-app-keys", "hkdf-sha256", lambda: os.urandom(32), "derives app field keys"),
     )
 }
 

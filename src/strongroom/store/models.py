@@ -418,3 +418,47 @@ class ProofUse(Base):
 
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     expires_us: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+# -- key escrow (issue 4) ----------------------------------------------------------------
+
+
+class EscrowDeposit(Base):
+    """A client's data key, wrapped to its app's escrow public key."""
+
+    __tablename__ = "escrow_deposits"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app: Mapped[str] = mapped_column(String(128), index=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    key_version: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(256))
+    escrow_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class EscrowRequest(Base):
+    """A request by a deposit's owner to recover its key, and where it stands."""
+
+    __tablename__ = "escrow_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deposit_id: Mapped[str] = mapped_column(String(32), index=True)
+    requester: Mapped[str] = mapped_column(String(256))
+    recipient_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    threshold: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    released_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class EscrowDecision(Base):
+    """One approver's decision on a recovery request; one per approver."""
+
+    __tablename__ = "escrow_decisions"
+
+    request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    approver: Mapped[str] = mapped_column(String(256), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(8))
+    created_us: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,1 @@
+"""Key escrow and audited recovery (opt-in, per app)."""

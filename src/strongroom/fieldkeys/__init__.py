@@ -1,0 +1,1 @@
+"""App keys for client-side field encryption, derived from the keyring."""
