@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,17 @@ class Audited:
     session: Session
     detail: Detail = field(default_factory=dict)
     resource: str | None = None
+
+
+@dataclass
+class AuditedCall:
+    """The detail and resource an audited coroutine's event will carry (no transaction)."""
+
+    detail: Detail = field(default_factory=dict)
+    resource: str | None = None
+
+
+T = TypeVar("T")
 
 
 class Recorder:
@@ -72,8 +85,74 @@ class Recorder:
         else:
             self._committer.append(self._success(request_id, actor, action, resource, tx))
 
+    @asynccontextmanager
+    async def action_async(
+        self, request_id: str, actor: str, action: str, resource: str
+    ) -> AsyncIterator[AuditedCall]:
+        """`action` with ``writes=False`` for coroutines, for blocks that use no store.
+
+        The block runs on the event loop, so it must not block: it reads memory only (for
+        store reads use `read_async`). Its ``success`` event is then group-committed
+        without blocking the loop, and the caller resumes once the event is durable. If
+        the block raises, a ``denied`` or ``error`` event is appended instead and the
+        exception propagates. If no event can be written, `AuditError` is raised.
+        """
+        call = AuditedCall()
+        try:
+            yield call
+        except (AuditError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await self._failed_async(request_id, actor, action, resource, exc)
+            raise
+        await self._committer.append_async(self._success(request_id, actor, action, resource, call))
+
+    async def read_async(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        work: Callable[[Audited], T],
+    ) -> T:
+        """Run ``work`` as `action` with ``writes=False`` would, from a coroutine.
+
+        ``work`` runs in a worker thread, in a read-only transaction; its event is then
+        group-committed without blocking the loop, and its result returned once the event
+        is durable. Failures are recorded and raised as `action` does.
+        """
+
+        def run() -> tuple[T, Audited]:
+            with self._db.transaction(read_only=True) as session:
+                tx = Audited(session)
+                return work(tx), tx
+
+        try:
+            result, tx = await asyncio.to_thread(run)
+        except (AuditError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await self._failed_async(request_id, actor, action, resource, exc)
+            raise
+        await self._committer.append_async(self._success(request_id, actor, action, resource, tx))
+        return result
+
+    async def _failed_async(
+        self, request_id: str, actor: str, action: str, resource: str, exc: Exception
+    ) -> None:
+        outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
+        slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
+        await self.record_async(
+            request_id, actor, action, resource, outcome, {"error": slug}, cause=exc
+        )
+
     def _success(
-        self, request_id: str, actor: str, action: str, resource: str, tx: Audited
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        tx: Audited | AuditedCall,
     ) -> AuditRecord:
         return AuditRecord(
             self._clock.now_us(),
@@ -102,5 +181,25 @@ class Recorder:
         )
         try:
             self._committer.append(record)
+        except AuditError as exc:
+            raise AuditError("the audit trail could not record this request") from (cause or exc)
+
+    async def record_async(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        outcome: Outcome,
+        detail: Detail | None = None,
+        *,
+        cause: BaseException | None = None,
+    ) -> None:
+        """`record` for coroutines: waits for durability without blocking the loop."""
+        record = AuditRecord(
+            self._clock.now_us(), request_id, actor, action, resource, outcome, detail or {}
+        )
+        try:
+            await self._committer.append_async(record)
         except AuditError as exc:
             raise AuditError("the audit trail could not record this request") from (cause or exc)
