@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from json import encoder as _json_encoder
 from json.encoder import encode_basestring
 from typing import Any, Literal
 
@@ -25,7 +27,42 @@ LIMITS = {"request_id": 64, "actor": 256, "action": 128, "resource": 512}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The standard encoder as `plain_json` configures it, built once (appends are hot).
 _PLAIN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _plain_encoder() -> Callable[[Detail], str]:
+    """`_PLAIN.encode` for a dict, calling CPython's C encoder directly when it has one.
+
+    `JSONEncoder.encode` rebuilds that encoder on every call; building it once saves
+    about half the cost. Checked against `_PLAIN` before use; without it, `_PLAIN`. It
+    skips the circular-reference check: it only sees details `plain` accepted, and
+    `plain` cannot accept a cycle.
+    """
+    make = getattr(_json_encoder, "c_make_encoder", None)
+    if make is not None:
+        try:
+            one_shot = make(None, _refuse, encode_basestring, None, ":", ",", True, False, True)
+            sample: Detail = {"b": ["\u00e9", "\x7f"], "a": 1, "c": None, "d": True}
+
+            def encode(detail: Detail) -> str:
+                return "".join(one_shot(detail, 0))
+
+            if encode(sample) == _PLAIN.encode(sample):
+                return encode
+        except (TypeError, ValueError):
+            pass
+    return _PLAIN.encode
+
+
+_encode_detail = _plain_encoder()
 _MAX_SAFE_INT = 2**53 - 1
+# An event's members in sorted order (what `plain_json` of `AuditRecord.as_json` gives).
+_ENTRY = (
+    '{"action":%s,"actor":%s,"detail":%s,"outcome":%s,"request_id":%s,"resource":%s,"time":"%s"}'
+)
 # Below this many microseconds (the year 2041) a timestamp's float conversion in
 # `rfc3339` is exact to well under half a microsecond, so integer arithmetic agrees.
 _FAST_TIME_LIMIT = 1 << 51
@@ -126,14 +163,20 @@ class AuditRecord:
             # For a plain detail `plain_json(self.as_json())` is canonical; this builds
             # the same text field by field (keys in sorted order, the same string escapes)
             # and keeps the detail's text for its column.
-            detail_text = _PLAIN.encode(self.detail)
+            detail_text = _encode_detail(self.detail)
             q = encode_basestring
             entry = (
-                '{"action":' + q(self.action) + ',"actor":' + q(self.actor)
-                + ',"detail":' + detail_text + ',"outcome":' + q(self.outcome)
-                + ',"request_id":' + q(self.request_id) + ',"resource":' + q(self.resource)
-                + ',"time":"' + _time_text(self.time_us) + '"}'
-            ).encode()  # fmt: skip
+                _ENTRY
+                % (
+                    q(self.action),
+                    q(self.actor),
+                    detail_text,
+                    q(self.outcome),
+                    q(self.request_id),
+                    q(self.resource),
+                    _time_text(self.time_us),
+                )
+            ).encode()
         else:
             entry = canonical_json(self.as_json())
         # The column holds ASCII JSON; text that is ASCII without DEL (which the ASCII

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
@@ -53,6 +53,11 @@ COLUMNS = (
     "leaf_hash",
 )
 _LEAF = COLUMNS.index("leaf_hash")
+_HEAD = cast(Table, AuditHead.__table__).name
+_HEAD_SELECT = f"SELECT size, frontier FROM {_HEAD} WHERE id = 1"  # noqa: S608 (constants)
+_HEAD_UPDATE = f"UPDATE {_HEAD} SET size = {{marker}}, frontier = {{marker}} WHERE id = 1"  # noqa: S608
+#: Events per INSERT statement: 2,560 parameters, within SQLite's and PostgreSQL's limits.
+ROWS_PER_STATEMENT = 256
 
 
 def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -63,42 +68,48 @@ def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
 def append_values(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[int]:
     """Append events given as value tuples in `COLUMNS` order: the fast path.
 
-    Locks the head row, numbers the events after it, inserts them with one driver-level
-    ``executemany`` (no per-row ORM or Core bookkeeping), writes completed tiles and
-    updates the head's size and frontier once for the whole batch.
+    Locks the head row, numbers the events after it, inserts them with multi-row
+    ``INSERT`` statements straight through the driver (no per-row ORM or Core
+    bookkeeping), writes completed tiles and updates the head's size and frontier once for
+    the whole batch.
     """
     if not rows:
         return []
-    first, stored = session.execute(
-        select(AuditHead.size, AuditHead.frontier).where(AuditHead.id == 1).with_for_update()
-    ).one()
+    connection = session.connection()
+    dialect = connection.dialect
+    paramstyle = dialect.paramstyle
+    # Plain SQL, not statements built per call: the head is read and written once per
+    # batch, and building SQLAlchemy statements cost more than the batch's hashing.
+    lock = " FOR UPDATE" if dialect.name == "postgresql" else ""
+    first, stored = connection.exec_driver_sql(_HEAD_SELECT + lock).one()
     frontier = _frontier(session, stored)
     frontier, tiles = merkle.extend_with_tiles(frontier, (r[_LEAF] for r in rows))
-    connection = session.connection()
-    connection.exec_driver_sql(
-        _insert_sql(connection.dialect.paramstyle),
-        [(first + offset, *row) for offset, row in enumerate(rows)],
-    )
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start : start + ROWS_PER_STATEMENT]
+        values = [v for seq, row in enumerate(part, first + start) for v in (seq, *row)]
+        connection.exec_driver_sql(_insert_sql(paramstyle, len(part)), tuple(values))
     if tiles:
         session.execute(
             insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
         )
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(size=first + len(rows), frontier=frontier.to_bytes())
+    marker = "?" if paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        _HEAD_UPDATE.format(marker=marker), (first + len(rows), frontier.to_bytes())
     )
     return list(range(first, first + len(rows)))
 
 
-@functools.cache
-def _insert_sql(paramstyle: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _insert_sql(paramstyle: str, count: int) -> str:
+    """``INSERT ... VALUES (...), (...), ...`` for ``count`` events: one statement, so the
+    driver hands the batch to the database in one call (and releases the GIL once)."""
     marker = "?" if paramstyle == "qmark" else "%s"
     names = ("seq", *COLUMNS)
-    # Built from constants only (the table's name, our column names, a placeholder).
+    row = f"({', '.join(marker for _ in names)})"
+    # Built from constants only (the table's name, our column names, placeholders).
     return (
         f"INSERT INTO {_EVENTS.name} ({', '.join(names)}) "  # noqa: S608
-        f"VALUES ({', '.join(marker for _ in names)})"
+        f"VALUES {', '.join(row for _ in range(count))}"
     )
 
 
