@@ -7,6 +7,7 @@ with its audit event, and raises typed errors from `strongroom.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -107,9 +108,12 @@ class Node:
     def keyring(self) -> Keyring:
         """The open keyring, refreshed if another replica rotated; `SealedError` if sealed."""
         keyring = self.seal_manager.keyring()
-        if time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds:
+        if self._refresh_due():
             self.refresh_keyring()
         return keyring
+
+    def _refresh_due(self) -> bool:
+        return time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds
 
     def refresh_keyring(self) -> None:
         """Pick up key versions another replica added. No-op while sealed."""
@@ -189,6 +193,17 @@ class Node:
             call.request_id, call.actor, "sys.keys.list", "sys/keys", writes=False
         ):
             return self.keyring().describe()
+
+    async def list_keys_async(self, call: Call) -> list[KeyInfo]:
+        """`list_keys` for coroutines: the same event, without holding a thread while it
+        becomes durable."""
+        async with self.recorder.action_async(
+            call.request_id, call.actor, "sys.keys.list", "sys/keys"
+        ):
+            if self._refresh_due():
+                # Refreshing reads the store: not on the event loop.
+                await asyncio.to_thread(self.refresh_keyring)
+            return self.seal_manager.keyring().describe()
 
     def rotate_key(self, call: Call, purpose: str) -> KeyInfo:
         resource = f"sys/keys/{purpose}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json import encoder as json_encoder
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,3 +73,22 @@ def test_an_oversized_detail_is_refused() -> None:
         except ValueError:
             continue
         raise AssertionError("an oversized detail was accepted")
+
+
+@given(_details)
+def test_the_detail_encoder_agrees_with_or_without_the_c_encoder(detail: events.Detail) -> None:
+    if not events._plain_detail(detail):
+        return
+    fast = events._plain_encoder()
+    original = json_encoder.c_make_encoder
+    json_encoder.c_make_encoder = None  # as on an interpreter without it
+    try:
+        fallback = events._plain_encoder()
+    finally:
+        json_encoder.c_make_encoder = original
+    assert fallback == events._PLAIN.encode
+    assert (
+        fast(detail)
+        == fallback(detail)
+        == json.dumps(detail, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    )
