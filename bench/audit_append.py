@@ -83,6 +83,9 @@ NOTES = [
     "'% of raw' is against the fastest raw row of the same backend.",
     "One Python process, the database on the same machine: writer thread, callers and "
     "(for PostgreSQL) the server share its cores.",
+    "CPU µs/event is this process's CPU time (all its threads, user and system) over the "
+    "timed run per event; PostgreSQL's own work is not in it. Other load on the machine "
+    "moves events/s far more than it moves this column.",
 ]
 
 
@@ -95,7 +98,12 @@ class Result:
     seconds: float
     events_per_sec: float
     commits: int
+    cpu_seconds: float = 0.0
     pct_of_raw: float | None = None
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return 1e6 * self.cpu_seconds / self.events if self.events else 0.0
 
     @property
     def events_per_commit(self) -> float:
@@ -314,18 +322,22 @@ class Stopwatch:
     def __init__(self, db: Database | None = None) -> None:
         self.commits = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
         self._running = False
         self._started = 0.0
+        self._cpu_started = 0.0
         if db is not None:
             event.listen(db.engine, "commit", self._on_commit)
 
     def start(self) -> None:
         self.commits = 0
         self._running = True
+        self._cpu_started = time.process_time()
         self._started = time.perf_counter()
 
     def stop(self) -> None:
         self.seconds = time.perf_counter() - self._started
+        self.cpu_seconds = time.process_time() - self._cpu_started
         self._running = False
 
     def _on_commit(self, _conn: Any) -> None:
@@ -558,7 +570,18 @@ def measure_backend(
             clock = Stopwatch(db)
             run(db, clock)
         s = clock.seconds
-        results.append(Result(backend.name, method, threads, n, round(s, 4), n / s, clock.commits))
+        results.append(
+            Result(
+                backend.name,
+                method,
+                threads,
+                n,
+                round(s, 4),
+                n / s,
+                clock.commits,
+                round(clock.cpu_seconds, 4),
+            )
+        )
 
     timed(RAW, 1, lambda db, c: run_raw(db, c, rows, warmup, batch))
     timed(RAW_DRIVER, 1, lambda db, c: run_raw_driver(db, c, rows, warmup, batch, False))
@@ -611,6 +634,7 @@ def render(
     table.add_column("% of raw", justify="right")
     table.add_column("events/commit", justify="right")
     table.add_column("seconds", justify="right")
+    table.add_column("CPU µs/event", justify="right")
     for r in results:
         table.add_row(
             r.backend,
@@ -619,6 +643,7 @@ def render(
             f"{r.pct_of_raw:.0f} %" if r.pct_of_raw is not None else "-",
             f"{r.events_per_commit:,.0f}",
             f"{r.seconds:.2f}",
+            f"{r.cpu_us_per_event:.1f}",
         )
     console.print()
     console.print(table)
@@ -687,6 +712,7 @@ def json_payload(
                 "events_per_sec": round(r.events_per_sec, 1),
                 "pct_of_raw": None if r.pct_of_raw is None else round(r.pct_of_raw, 1),
                 "events_per_commit": round(r.events_per_commit, 1),
+                "cpu_us_per_event": round(r.cpu_us_per_event, 2),
             }
             for r in results
         ],

@@ -92,3 +92,14 @@ def test_the_detail_encoder_agrees_with_or_without_the_c_encoder(detail: events.
         == fallback(detail)
         == json.dumps(detail, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     )
+
+
+@given(st.text(max_size=40) | st.text(st.characters(max_codepoint=127), max_size=40))
+def test_bounded_text_is_clean_and_fits(text: str) -> None:
+    for limit in (5, 40):
+        out = events.bounded(text, limit)
+        assert len(out) <= limit
+        assert not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in out)
+        out.encode("utf-8")  # no unpaired surrogates left
+        if len(text) <= limit and text.isascii() and text.isprintable():
+            assert out == text

@@ -104,6 +104,8 @@ def _time_text(time_us: int) -> str:
 def bounded(text: str, limit: int) -> str:
     """``text`` made safe to store: control characters and unpaired surrogates replaced,
     and cut to ``limit`` characters (the cut marked with an ellipsis)."""
+    if len(text) <= limit and text.isascii() and text.isprintable():
+        return text  # the usual case: nothing to replace or cut
     clean = _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
     return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
 
