@@ -56,7 +56,7 @@ _LEAF = COLUMNS.index("leaf_hash")
 _HEAD = cast(Table, AuditHead.__table__).name
 _HEAD_SELECT = f"SELECT size, frontier FROM {_HEAD} WHERE id = 1"  # noqa: S608 (constants)
 _HEAD_UPDATE = f"UPDATE {_HEAD} SET size = {{marker}}, frontier = {{marker}} WHERE id = 1"  # noqa: S608
-#: Events per INSERT statement: 2,560 parameters, within SQLite's and PostgreSQL's limits.
+#: Events per INSERT statement on SQLite: 2,560 parameters, within its limit (32,766).
 ROWS_PER_STATEMENT = 256
 
 
@@ -68,10 +68,10 @@ def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
 def append_values(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[int]:
     """Append events given as value tuples in `COLUMNS` order: the fast path.
 
-    Locks the head row, numbers the events after it, inserts them with multi-row
-    ``INSERT`` statements straight through the driver (no per-row ORM or Core
-    bookkeeping), writes completed tiles and updates the head's size and frontier once for
-    the whole batch.
+    Locks the head row, numbers the events after it, inserts them straight through the
+    driver (no per-row ORM or Core bookkeeping: multi-row ``INSERT`` statements on SQLite,
+    an ``executemany`` on PostgreSQL), writes completed tiles and updates the head's size
+    and frontier once for the whole batch.
     """
     if not rows:
         return []
@@ -84,10 +84,20 @@ def append_values(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[int
     first, stored = connection.exec_driver_sql(_HEAD_SELECT + lock).one()
     frontier = _frontier(session, stored)
     frontier, tiles = merkle.extend_with_tiles(frontier, (r[_LEAF] for r in rows))
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        part = rows[start : start + ROWS_PER_STATEMENT]
-        values = [v for seq, row in enumerate(part, first + start) for v in (seq, *row)]
-        connection.exec_driver_sql(_insert_sql(paramstyle, len(part)), tuple(values))
+    if dialect.name == "sqlite":
+        # One statement per 256 events: the driver releases the GIL once per statement,
+        # where its executemany would release and retake it for every row.
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            part = rows[start : start + ROWS_PER_STATEMENT]
+            values = [v for seq, row in enumerate(part, first + start) for v in (seq, *row)]
+            connection.exec_driver_sql(_insert_sql(paramstyle, len(part)), tuple(values))
+    else:
+        # psycopg pipelines an executemany; a statement with thousands of parameters
+        # costs it several times more.
+        connection.exec_driver_sql(
+            _insert_sql(paramstyle, 1),
+            [(seq, *row) for seq, row in enumerate(rows, first)],
+        )
     if tiles:
         session.execute(
             insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
