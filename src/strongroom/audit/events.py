@@ -83,7 +83,10 @@ def _plain_detail(detail: Detail) -> bool:
             if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:  # type: ignore[operator]
                 continue
             return False
-        if kind is list and all(type(item) is str for item in value):  # type: ignore[union-attr]
+        if kind is list:
+            for item in value:  # type: ignore[union-attr]
+                if type(item) is not str:
+                    return plain(detail)
             continue
         return plain(detail)
     return True
