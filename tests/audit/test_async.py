@@ -35,6 +35,11 @@ def _record(request_id: str, **detail: str | int) -> AuditRecord:
     )
 
 
+async def _append(committer: GroupCommitter, record: AuditRecord) -> int:
+    """What a coroutine route does: await its event."""
+    return await committer.append_async(record)
+
+
 def _broken(*args: object, **kwargs: object) -> list[int]:
     raise AuditError("the audit store is down")
 
@@ -151,7 +156,7 @@ def test_a_failing_store_fails_every_waiter_quickly(node_db: Database, monkeypat
     assert elapsed < 2.0
     assert not committer.healthy and failures == [1]
     # The next good write heals it.
-    asyncio.run(committer.append_async(_record("healed")))
+    asyncio.run(_append(committer, _record("healed")))
     assert committer.healthy
     committer.close()
     assert [r.request_id for r in _stored(node_db)] == ["healed"]
@@ -215,7 +220,7 @@ def test_cancelling_a_waiter_neither_loses_nor_duplicates_its_event(node_db: Dat
     committer = GroupCommitter(node_db)
 
     async def main() -> tuple[list[BaseException | int], bool]:
-        tasks = [asyncio.create_task(committer.append_async(_record(f"c{i}"))) for i in range(40)]
+        tasks = [asyncio.create_task(_append(committer, _record(f"c{i}"))) for i in range(40)]
         await asyncio.sleep(0)  # every task has queued its event and is waiting
         victim = tasks[7]
         victim.cancel()
@@ -234,10 +239,10 @@ def test_cancelling_a_waiter_neither_loses_nor_duplicates_its_event(node_db: Dat
 
 def test_a_closed_committer_refuses_async_appends(node_db: Database) -> None:
     committer = GroupCommitter(node_db)
-    asyncio.run(committer.append_async(_record("before")))
+    asyncio.run(_append(committer, _record("before")))
     committer.close()
     with pytest.raises(AuditError):
-        asyncio.run(committer.append_async(_record("after")))
+        asyncio.run(_append(committer, _record("after")))
     assert [r.request_id for r in _stored(node_db)] == ["before"]
 
 

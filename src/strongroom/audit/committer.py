@@ -123,9 +123,10 @@ class GroupCommitter:
 
     @staticmethod
     def _encode(record: AuditRecord) -> None:
+        """Build the event's canonical entry and detail column now (both are cached on the
+        record), so an event that cannot be stored is refused before it is queued."""
         try:
             record.entry_bytes()
-            record.detail_json()
         except (ValueError, TypeError):
             raise AuditError("the audit event could not be encoded") from None
 
@@ -167,16 +168,21 @@ class GroupCommitter:
 
     # -- coroutines -------------------------------------------------------------------------
 
-    async def append_async(self, record: AuditRecord) -> int:
-        """Append ``record`` durably and return its index; `AuditError` if it cannot.
+    def append_async(self, record: AuditRecord) -> asyncio.Future[int]:
+        """Queue ``record`` from a coroutine; await the result for its index.
 
-        The same contract as `append`, without blocking the event loop: the event joins
+        ``await committer.append_async(record)`` has the same contract as `append`,
+        without blocking the event loop: it returns once the event is durable, or raises
+        `AuditError`. An event that cannot be encoded is refused at once. The event joins
         the loop's open group, which the writer commits with whatever else is waiting. A
-        group the writer has not taken within the timeout is withdrawn (none of its events
-        is ever written) and its callers get `AuditError`.
+        group the writer has not taken within the timeout is withdrawn (none of its
+        events is ever written) and its callers get `AuditError`.
 
-        Cancelling the awaiting coroutine does not withdraw its event: it is written once,
-        with its group, as the work it records has already happened.
+        Cancelling the awaiting coroutine does not withdraw its event: it is written
+        once, with its group, as the work it records has already happened.
+
+        A plain function returning the caller's own future, not a coroutine: one object
+        less per event, and cancelling one caller cancels only its future.
         """
         self._encode(record)
         if self._closed:
@@ -193,7 +199,7 @@ class GroupCommitter:
             group.timer = loop.call_later(self._timeout, self._expire, group)
         group.records.append(record)
         group.waiters.append(waiter)
-        return await waiter
+        return waiter
 
     def _submit(self, group: _Group) -> None:
         """Hand ``group`` to the writer (runs in its loop); it takes no more events."""
