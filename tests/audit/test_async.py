@@ -334,3 +334,34 @@ def node_db(settings: Settings) -> Iterator[Database]:
     migrate.upgrade(db.engine)
     yield db
     db.dispose()
+
+
+def test_work_of_a_cancelled_reader_is_still_recorded(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+    recorder = Recorder(node_db, SystemClock(), committer)
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(tx: Audited) -> int:
+        started.set()
+        release.wait(10)
+        tx.detail["size"] = repo.size(tx.session)
+        return 1
+
+    async def main() -> None:
+        reader = asyncio.create_task(recorder.read_async("late-1", "a", "t.read", "x", slow))
+        await asyncio.to_thread(started.wait, 10)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        release.set()
+        # The work finishes in its thread; its event follows without anyone waiting.
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if [r for r in _stored(node_db) if r.request_id == "late-1"]:
+                break
+
+    asyncio.run(main())
+    committer.close()
+    rows = [r for r in _check_tree(node_db) if r.request_id == "late-1"]
+    assert [(r.outcome, r.detail) for r in rows] == [("success", '{"size":0}')]

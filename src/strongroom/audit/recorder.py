@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +27,14 @@ class Audited:
     session: Session
     detail: Detail = field(default_factory=dict)
     resource: str | None = None
+
+
+logger = logging.getLogger("strongroom.audit")
+
+
+def _settled_late(pending: asyncio.Future[int]) -> None:
+    if not pending.cancelled() and pending.exception() is not None:
+        logger.warning("could not record the work of a cancelled request")
 
 
 @dataclass
@@ -119,7 +129,9 @@ class Recorder:
 
         ``work`` runs in a worker thread, in a read-only transaction; its event is then
         group-committed without blocking the loop, and its result returned once the event
-        is durable. Failures are recorded and raised as `action` does.
+        is durable. Failures are recorded and raised as `action` does. If the caller is
+        cancelled while ``work`` runs, the work still finishes in its thread and its event
+        is still recorded (nobody waits for it), so no work happens unrecorded.
         """
 
         def run() -> tuple[T, Audited]:
@@ -127,15 +139,53 @@ class Recorder:
                 tx = Audited(session)
                 return work(tx), tx
 
+        job = asyncio.ensure_future(asyncio.to_thread(run))
         try:
-            result, tx = await asyncio.to_thread(run)
-        except (AuditError, asyncio.CancelledError):
+            # Shielded: a thread cannot be stopped, so a cancelled caller's work still
+            # finishes, and is still recorded when it does.
+            result, tx = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            job.add_done_callback(
+                functools.partial(self._record_late, request_id, actor, action, resource)
+            )
+            raise
+        except AuditError:
             raise
         except Exception as exc:
             await self._failed_async(request_id, actor, action, resource, exc)
             raise
         await self._committer.append_async(self._success(request_id, actor, action, resource, tx))
         return result
+
+    def _record_late(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        job: asyncio.Future[tuple[object, Audited]],
+    ) -> None:
+        """Record the outcome of work whose caller was cancelled; nobody waits for it."""
+        if job.cancelled():
+            return
+        exc = job.exception()
+        if exc is None:
+            record = self._success(request_id, actor, action, resource, job.result()[1])
+        elif isinstance(exc, AuditError):
+            return
+        else:
+            outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
+            slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
+            record = AuditRecord(
+                self._clock.now_us(), request_id, actor, action, resource, outcome,
+                {"error": slug},
+            )  # fmt: skip
+        try:
+            pending = self._committer.append_async(record)
+        except AuditError:
+            logger.warning("could not record the work of a cancelled request %s", request_id)
+            return
+        pending.add_done_callback(_settled_late)
 
     async def _failed_async(
         self, request_id: str, actor: str, action: str, resource: str, exc: Exception
