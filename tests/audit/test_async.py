@@ -188,6 +188,8 @@ def _stalled(db: Database) -> Iterator[Callable[[], None]]:
 def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> None:
     committer = GroupCommitter(node_db, timeout_seconds=0.3)
     outcomes: dict[str, object] = {}
+    alerts: list[bool] = []
+    committer.on_failure = lambda: alerts.append(committer.healthy)
 
     async def append(request_id: str) -> None:
         try:
@@ -201,6 +203,8 @@ def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> No
         started = time.monotonic()
         await append("withdrawn-2")
         waited = time.monotonic() - started
+        # Requests are failing: health says so (and the alert hook ran) at once.
+        assert not committer.healthy and alerts == [False]
         release()
         await first
         return waited
@@ -210,8 +214,10 @@ def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> No
     committer.close()
     assert isinstance(outcomes["withdrawn-2"], AuditError)
     assert 0.15 < waited < 1.0
-    # The group being written when the timeout passed is waited for, and succeeds.
+    # The group being written when the timeout passed is waited for, and succeeds; that
+    # good write heals the health state.
     assert outcomes["taken-1"] == 0
+    assert committer.healthy
     # The withdrawn group is never written later.
     assert [r.request_id for r in _stored(node_db)] == ["taken-1"]
 

@@ -106,7 +106,7 @@ class GroupCommitter:
 
     @property
     def healthy(self) -> bool:
-        """False from a failed audit write until the next successful one."""
+        """False from a failed or timed-out audit write until the next successful one."""
         return self._healthy
 
     def mark(self, ok: bool) -> None:
@@ -160,10 +160,12 @@ class GroupCommitter:
         # trail never records as done a request that was refused; if it is being written
         # now, its transaction is bounded by the store's lock timeout: wait for the outcome.
         if future.cancel():
+            self.mark(ok=False)
             raise AuditError(_LATE)
         try:
             return future.result(timeout=self._timeout * _RUNNING_GRACE)
         except FutureTimeout:
+            self.mark(ok=False)
             raise AuditError(_LATE) from None
 
     # -- coroutines -------------------------------------------------------------------------
@@ -223,12 +225,18 @@ class GroupCommitter:
             if state == "open":
                 group.state = "withdrawn"
         if state == "open":
+            # A trail too slow to take events is failing requests: health shows it.
+            self.mark(ok=False)
             group.fail(_LATE)
         elif state == "taken":
             # Being written: the outcome comes within the store's lock timeout.
             group.timer = group.loop.call_later(
-                self._timeout * (_RUNNING_GRACE - 1), group.fail, _LATE
+                self._timeout * (_RUNNING_GRACE - 1), self._give_up, group
             )
+
+    def _give_up(self, group: _Group) -> None:
+        self.mark(ok=False)
+        group.fail(_LATE)
 
     # -- the writer -------------------------------------------------------------------------
 
