@@ -112,6 +112,13 @@ class Node:
             self.refresh_keyring()
         return keyring
 
+    async def keyring_async(self) -> Keyring:
+        """`keyring` for coroutines: a refresh that is due runs in a worker thread."""
+        keyring = self.seal_manager.keyring()
+        if self._refresh_due():
+            await asyncio.to_thread(self.refresh_keyring)
+        return keyring
+
     def _refresh_due(self) -> bool:
         return time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds
 
@@ -200,10 +207,8 @@ class Node:
         async with self.recorder.action_async(
             call.request_id, call.actor, "sys.keys.list", "sys/keys"
         ):
-            if self._refresh_due():
-                # Refreshing reads the store: not on the event loop.
-                await asyncio.to_thread(self.refresh_keyring)
-            return self.seal_manager.keyring().describe()
+            keyring = await self.keyring_async()
+            return keyring.describe()
 
     def rotate_key(self, call: Call, purpose: str) -> KeyInfo:
         resource = f"sys/keys/{purpose}"
