@@ -7,6 +7,7 @@ with its audit event, and raises typed errors from `strongroom.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -153,9 +154,19 @@ class Node:
     def keyring(self) -> Keyring:
         """The open keyring, refreshed if another replica rotated; `SealedError` if sealed."""
         keyring = self.seal_manager.keyring()
-        if time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds:
+        if self._refresh_due():
             self.refresh_keyring()
         return keyring
+
+    async def keyring_async(self) -> Keyring:
+        """`keyring` for coroutines: a refresh that is due runs in a worker thread."""
+        keyring = self.seal_manager.keyring()
+        if self._refresh_due():
+            await asyncio.to_thread(self.refresh_keyring)
+        return keyring
+
+    def _refresh_due(self) -> bool:
+        return time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds
 
     def refresh_keyring(self) -> None:
         """Pick up key versions another replica added. No-op while sealed."""
@@ -235,6 +246,15 @@ class Node:
             call.request_id, call.actor, "sys.keys.list", "sys/keys", writes=False
         ):
             return self.keyring().describe()
+
+    async def list_keys_async(self, call: Call) -> list[KeyInfo]:
+        """`list_keys` for coroutines: the same event, without holding a thread while it
+        becomes durable."""
+        async with self.recorder.action_async(
+            call.request_id, call.actor, "sys.keys.list", "sys/keys"
+        ):
+            keyring = await self.keyring_async()
+            return keyring.describe()
 
     def rotate_key(self, call: Call, purpose: str) -> KeyInfo:
         resource = f"sys/keys/{purpose}"

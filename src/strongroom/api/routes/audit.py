@@ -43,7 +43,7 @@ def _text(value: str | None, name: str) -> str | None:
 
 
 @router.get("/events", name="audit.events.read")
-def list_events(
+async def list_events(
     request: Request,
     node: NodeDep,
     principal: Annotated[Principal, Security(require(AUDIT_READ))],
@@ -62,7 +62,7 @@ def list_events(
     size = settings.default_page_size if limit is None else limit
     if size > settings.max_page_size:
         raise InvalidRequestError(f"limit may not exceed {settings.max_page_size}")
-    events = node.audit.events(
+    events = await node.audit.events_async(
         call_of(request, principal),
         after=after,
         actor=_text(actor, "actor"),
