@@ -132,14 +132,10 @@ def test_js_client_against_a_real_server(
 
     # The JS calls are audited like any other, with their purposes, and no value anywhere.
     events = all_events(url, root)
-    purposes = {
-        e["detail"].get("purpose") for e in events if e["action"] == "tokens.detokenize"
-    }
+    purposes = {e["detail"].get("purpose") for e in events if e["action"] == "tokens.detokenize"}
     assert {"js chargeback 17", "js reads python", "quarterly report"} <= purposes
-    limited = [
-        e for e in events if e["action"] == "tokens.detokenize" and e["outcome"] == "error"
-    ]
+    limited = [e for e in events if e["action"] == "tokens.detokenize" and e["outcome"] == "error"]
     assert any(e["detail"].get("error") == "rate-limited" for e in limited)
     dumped = json.dumps(events) + server.stdout() + server.stderr() + done.stderr
-    for secret in [CANARY, *CARDS, *tokens.values()]:
+    for secret in [CANARY, *CARDS, *tokens.values(), *made["cards"], *made["emails"]]:
         assert secret not in dumped
