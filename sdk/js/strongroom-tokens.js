@@ -166,9 +166,11 @@ export class Tokens {
         init.headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body);
       }
+      // Called unbound: a browser's fetch refuses a `this` other than the window.
+      const send = this.#fetch;
       let response;
       try {
-        response = await this.#fetch(url, init);
+        response = await send(url, init);
       } catch (exc) {
         throw new TokensError(0, 'transport', exc?.name ?? 'Error');
       }

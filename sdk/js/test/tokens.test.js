@@ -10,7 +10,9 @@ const PROBLEM = 'urn:strongroom:problem:';
 
 function farSide(answers) {
   const calls = [];
-  const fetch = async (url, init) => {
+  // A function, not an arrow: like a browser's fetch, it refuses to be called as a method.
+  const fetch = async function (url, init) {
+    if (this !== undefined) throw new TypeError('Illegal invocation');
     calls.push({ url, init, body: init.body === undefined ? undefined : JSON.parse(init.body) });
     const [status, body, headers = {}] = answers.shift();
     return new Response(JSON.stringify(body), { status, headers });
