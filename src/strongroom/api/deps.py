@@ -23,7 +23,12 @@ def get_node(request: Request) -> Node:
     return node
 
 
-NodeDep = Annotated[Node, Depends(get_node)]
+async def _node(request: Request) -> Node:
+    # A coroutine: FastAPI runs plain-function dependencies in a worker thread.
+    return get_node(request)
+
+
+NodeDep = Annotated[Node, Depends(_node)]
 
 
 def _request_id(request: Request) -> str:
