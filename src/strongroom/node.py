@@ -334,6 +334,32 @@ class Node:
             raise UnauthenticatedError()
         return principal
 
+    async def authenticate_async(
+        self,
+        bearer: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """`authenticate` for coroutines: the same checks, without blocking the loop.
+
+        An access token seen before is checked on the event loop (its revocation state
+        included, every time); anything needing the store or a signature check runs in a
+        worker thread.
+        """
+        if not bearer or len(bearer) > 8192:
+            raise UnauthenticatedError()
+        if bearer.startswith("ey") and bearer.count(".") == 2:
+            await self.keyring_async()  # SealedError if sealed; a due refresh in a thread
+            return await self.broker.authenticate_access_async(
+                bearer, scheme=scheme, proof=proof, method=method, path=path
+            )
+        return await asyncio.to_thread(
+            self.authenticate, bearer, scheme=scheme, proof=proof, method=method, path=path
+        )
+
     def mint_token(
         self, call: Call, caller: Principal, subject: str, requested: Sequence[str], ttl: int | None
     ) -> IssuedToken:
@@ -402,6 +428,14 @@ class Node:
     def record_denied(self, call: Call, action: str, resource: str, reason: str) -> None:
         """Audit a refused request (bad credentials or a missing scope)."""
         self.recorder.record(
+            call.request_id, call.actor, action, resource, "denied", {"error": reason}
+        )
+
+    async def record_denied_async(
+        self, call: Call, action: str, resource: str, reason: str
+    ) -> None:
+        """`record_denied` for coroutines: waits for durability without blocking the loop."""
+        await self.recorder.record_async(
             call.request_id, call.actor, action, resource, "denied", {"error": reason}
         )
 

@@ -9,6 +9,7 @@ event: events name ``jti`` values, client ids and (HMAC'd) subjects.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -384,6 +385,46 @@ class Broker:
             if scheme != "bearer":
                 raise DpopProofError("invalid_token")
             return principal
+        return self._check_proof(token, principal, scheme, proof, method, path)
+
+    async def authenticate_access_async(
+        self,
+        token: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """`authenticate_access` for coroutines: the same checks, on every call.
+
+        A token verified before (`TokenService.cached_claims`) is checked on the event loop;
+        the signature check of a new token, a revocation reload that is due and DPoP proofs
+        (whose replay cache may be a store) run in a worker thread.
+        """
+        claims = self._tokens.cached_claims(token)
+        if claims is None:
+            claims = await asyncio.to_thread(self._tokens.verify_claims, token)
+        principal = principal_of(claims)
+        await self.revocations.check_async(principal)
+        if principal.jkt is None:
+            if scheme != "bearer":
+                raise DpopProofError("invalid_token")
+            return principal
+        return await asyncio.to_thread(
+            self._check_proof, token, principal, scheme, proof, method, path
+        )
+
+    def _check_proof(
+        self,
+        token: str,
+        principal: Principal,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        path: str,
+    ) -> Principal:
+        """``principal`` if ``proof`` is a valid DPoP proof for its bound key and this call."""
         if scheme != "dpop" or proof is None:
             raise DpopProofError("invalid_token")
         try:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.params import Security
 from pydantic import BaseModel, Field
 
-from strongroom.api.deps import NodeDep, call_of, require
+from strongroom.api.deps import NodeDep, call_of, require, require_async
 from strongroom.api.models import EventOut, EventsOut, Input
 from strongroom.clock import parse_rfc3339
 from strongroom.errors import InvalidRequestError
@@ -46,7 +46,7 @@ def _text(value: str | None, name: str) -> str | None:
 async def list_events(
     request: Request,
     node: NodeDep,
-    principal: Annotated[Principal, Security(require(AUDIT_READ))],
+    principal: Annotated[Principal, Security(require_async(AUDIT_READ))],
     after: Annotated[
         int | None, Query(ge=-1, le=MAX_CURSOR, description="Cursor: the last index seen.")
     ] = None,

@@ -9,7 +9,7 @@ from fastapi.params import Security
 from fastapi.responses import JSONResponse
 
 from strongroom import __version__
-from strongroom.api.deps import AnonymousCall, BearerDep, NodeDep, call_of, require
+from strongroom.api.deps import AnonymousCall, BearerDep, NodeDep, call_of, require, require_async
 from strongroom.api.metrics import CONTENT_TYPE
 from strongroom.api.models import (
     HealthOut,
@@ -114,7 +114,7 @@ def seal(
 async def list_keys(
     request: Request,
     node: NodeDep,
-    principal: Annotated[Principal, Security(require(SYS_READ))],
+    principal: Annotated[Principal, Security(require_async(SYS_READ))],
 ) -> KeysOut:
     """Key metadata: purpose, versions, algorithm, created. Never key material."""
     # A coroutine: waiting for the audit event holds no worker thread.
