@@ -35,10 +35,11 @@ SEALED_OK = frozenset(
 )
 
 
-def _seal_gate(request: Request) -> None:
+async def _seal_gate(request: Request) -> None:
+    # async: no worker-thread hop per request; a due keyring refresh still runs in one.
     route = request.scope.get("route")
     if getattr(route, "name", None) not in SEALED_OK:
-        get_node(request).keyring()
+        await get_node(request).keyring_async()
 
 
 def _answer_head(app: FastAPI) -> None:

@@ -23,7 +23,12 @@ def get_node(request: Request) -> Node:
     return node
 
 
-NodeDep = Annotated[Node, Depends(get_node)]
+async def _node(request: Request) -> Node:
+    # async: FastAPI runs a plain-def dependency in a worker thread, a hop per request.
+    return get_node(request)
+
+
+NodeDep = Annotated[Node, Depends(_node)]
 
 
 def _request_id(request: Request) -> str:
