@@ -107,7 +107,9 @@ class Node:
         self.regions = Regions(settings, database)
         self.vault = TokenVault(settings, self.recorder, self.clock, self.keyring, self.regions)
         self.submissions = Submissions(settings, database, self.recorder, self.clock, self.keyring)
-        self.reviews = Reviews(database, self.recorder, self.clock, self.keyring)
+        self.reviews = Reviews(
+            database, self.recorder, self.clock, self.keyring, self.submissions.forget_scopes
+        )
         self.identity = IdentityServices(
             settings, database, self.recorder, self.clock, self.tokens, self.hide_subject
         )

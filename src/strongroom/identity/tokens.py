@@ -42,7 +42,13 @@ from strongroom.clock import Clock
 from strongroom.config import TOKEN_TTL_HARD_CEILING
 from strongroom.crypto import jwk as jwk_mod
 from strongroom.crypto import jws
-from strongroom.errors import InvalidRequestError, JwkError, JwsError, UnauthenticatedError
+from strongroom.errors import (
+    InvalidRequestError,
+    JwkError,
+    JwsError,
+    StrongroomError,
+    UnauthenticatedError,
+)
 from strongroom.identity.principal import Principal
 from strongroom.kms.keyring import Keyring, KeyVersion
 
@@ -178,9 +184,11 @@ class TokenService:
         """
         if not 1 <= ttl <= TOKEN_TTL_HARD_CEILING:
             raise InvalidRequestError("ttl out of range")
-        current = self._keyring_source().current(PURPOSE)
         by_kid, kid_by_version = self._keys()
-        key = by_kid[kid_by_version[current.version]]
+        if not kid_by_version:
+            raise StrongroomError("keyring has no key for this purpose")
+        # The newest version is the keyring's current one (`Keyring.current`).
+        key = by_kid[kid_by_version[max(kid_by_version)]]
         now = self._clock.now_us() // 1_000_000
         jti = secrets.token_urlsafe(16)
         claims: dict[str, Any] = dict(extra or {})
