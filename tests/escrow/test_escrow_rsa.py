@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,28 @@ def test_bad_recipient_keys_are_refused(ready: Ready) -> None:
             headers=auth,
         )
         assert resp.status_code == 400, resp.text
+
+
+def test_concurrent_first_reads_agree_on_one_key_pair(ready: Ready) -> None:
+    """Several first reads at once (on PostgreSQL truly in parallel): one pair is stored,
+    the others' inserts lose on the primary key and every caller gets the stored key."""
+    barrier = threading.Barrier(3)
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def read(n: int) -> None:
+        barrier.wait()
+        try:
+            key = ready.node.escrow.public_key(Call(f"test-concurrent-{n}"), "legal")
+            results.append(key.public)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert len(results) == 3 and len(set(results)) == 1
+    assert _count(ready, EscrowRsaKey) == 1
