@@ -207,6 +207,9 @@ class Settings(BaseSettings):
     escrow_approvals_per_app: dict[str, int] = Field(
         default_factory=dict, description="M for given apps (each 1..16)."
     )
+    escrow_algorithms_per_app: dict[str, Literal["x25519", "rsa-oaep-3072"]] = Field(
+        default_factory=dict, description="Escrow key algorithm for given apps (else x25519)."
+    )
     alert_file: Path | None = Field(None, description="Append each alert to this JSON-lines file.")
     audit_origin: str | None = Field(
         None, description="Log identity in checkpoints; defaults to the issuer's host + /audit."
