@@ -16,6 +16,7 @@ takes effect on the next call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -71,6 +72,10 @@ class PolicyKeys:
     def index_of(self, data: bytes) -> bytes:
         """The keyed index of a value or token (HMAC-SHA256): equal inputs, equal indexes."""
         return self._index_prf.digest(data)
+
+    def index_many(self, prefix: bytes, items: Sequence[bytes], size: int) -> list[bytes]:
+        """`index_of` of ``prefix + item`` for each item, cut to ``size`` bytes, in order."""
+        return [d[:size] for d in self._index_prf.digest_many([prefix + i for i in items])]
 
 
 def _row(session: Session, kind: str, ident: str) -> TokenKey | None:
