@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from strongroom.clock import Clock
@@ -116,14 +116,17 @@ def create_policy_key(
     _write(session, POLICY, pid, region, region_key, 0, clock)
 
 
+# Built once: every tokenize or detokenize call runs it.
+_KEYS = select(TokenKey).where(
+    ((TokenKey.kind == POLICY) & (TokenKey.ident == bindparam("pid")))
+    | ((TokenKey.kind == REGION) & (TokenKey.ident == bindparam("region")))
+)
+
+
 def policy_keys(session: Session, keyring: Keyring, region: str, pid: str) -> PolicyKeys:
     """The policy's derived keys; `ShreddedError` if its key or its region's was destroyed."""
-    stmt = select(TokenKey).where(
-        ((TokenKey.kind == POLICY) & (TokenKey.ident == pid))
-        | ((TokenKey.kind == REGION) & (TokenKey.ident == region))
-    )
     newest: dict[str, TokenKey] = {}
-    for found in session.execute(stmt).scalars():
+    for found in session.execute(_KEYS, {"pid": pid, "region": region}).scalars():
         if found.kind not in newest or found.version > newest[found.kind].version:
             newest[found.kind] = found
     row, region_row = newest.get(POLICY), newest.get(REGION)
