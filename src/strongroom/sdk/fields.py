@@ -85,15 +85,11 @@ class FieldKey:
     """
 
     __slots__ = (
-        "_body_at",
         "_cache",
-        "_decrypt",
         "_encrypt",
         "_head",
-        "_head_at",
         "_kind",
-        "_max_len",
-        "_nonce_at",
+        "_opener",
         "_sealer",
         "_secret",
         "key_id",
@@ -119,12 +115,17 @@ class FieldKey:
         # of a sealed value lies, the size bound and the AEAD's bound methods, made once.
         self._head = self._sealer.header_bytes
         n = len(self._head)
-        self._head_at = slice(0, n)
-        self._nonce_at = slice(n, n + f.NONCE_BYTES)
-        self._body_at = slice(n + f.NONCE_BYTES, None)
         self._encrypt = self._sealer._aead.encrypt
-        self._decrypt = self._sealer._aead.decrypt
-        self._max_len = n + _MAX_BODY
+        # One tuple, unpacked at once: the header, the size bound, where the header, nonce
+        # and ciphertext lie, and the AEAD's decrypt.
+        self._opener = (
+            self._head,
+            n + _MAX_BODY,
+            slice(0, n),
+            slice(n, n + f.NONCE_BYTES),
+            slice(n + f.NONCE_BYTES, None),
+            self._sealer._aead.decrypt,
+        )
         self._cache: OrderedDict[bytes, f.FieldCipher] = OrderedDict()
         self._cache[self._sealer.header_bytes] = self._sealer
 
@@ -279,20 +280,18 @@ class FieldKey:
 
     def open_bytes(self, sealed: SealedLike, context: ContextLike) -> bytes:
         """The bytes sealed in ``sealed`` (any form); `DecryptionError` on any failure."""
-        head = self._head
+        head, max_len, head_at, nonce_at, body_at, decrypt = self._opener
         if (
             type(sealed) is bytes
             and type(context) is Context
-            and len(sealed) <= self._max_len
-            and sealed[self._head_at] == head
+            and len(sealed) <= max_len
+            and sealed[head_at] == head
         ):
             # The hot path: this handle's own header, so its own AEAD object, inlined, and
             # the three parts cut with slices made once. A value too short leaves a short
             # nonce or tag, which the AEAD refuses.
             try:
-                return self._decrypt(
-                    sealed[self._nonce_at], sealed[self._body_at], head + context.aad
-                )
+                return decrypt(sealed[nonce_at], sealed[body_at], head + context.aad)
             except Exception:  # InvalidTag or ValueError (short nonce): the types are checked
                 raise DecryptionError() from None
         try:
