@@ -111,13 +111,12 @@ class FieldKey:
         self.key_id = header.key_id
         self.key_version = header.key_version
         self._sealer = f.FieldCipher(derived, header)
-        # The hot paths of seal_binary and open_bytes: the header's bytes, where each part
-        # of a sealed value lies, the size bound and the AEAD's bound methods, made once.
+        # The hot path of seal_binary: the header's bytes and the AEAD's bound method.
         self._head = self._sealer.header_bytes
         n = len(self._head)
         self._encrypt = self._sealer._aead.encrypt
-        # One tuple, unpacked at once: the header, the size bound, where the header, nonce
-        # and ciphertext lie, and the AEAD's decrypt.
+        # The hot path of open_bytes, made once and unpacked at once: the header, the size
+        # bound, where the header, nonce and ciphertext lie, and the AEAD's decrypt.
         self._opener = (
             self._head,
             n + _MAX_BODY,
