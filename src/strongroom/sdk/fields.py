@@ -259,8 +259,10 @@ class FieldKey:
         if type(value) is bytes and type(context) is Context and len(value) <= f.MAX_PLAINTEXT:
             # The hot path: no conversion needed, so one nonce, one AEAD call, one join.
             head = self._head
+            bound = context._bound
+            aad = bound[1] if bound[0] is head else context.bind(head)
             nonce = _urandom(12)
-            return head + nonce + self._encrypt(nonce, value, head + context.aad)
+            return head + nonce + self._encrypt(nonce, value, aad)
         ctx = context if type(context) is Context else Context.of(context)
         if type(value) is not bytes or len(value) > f.MAX_PLAINTEXT:
             raise FieldError(f"a field value must be bytes, at most {f.MAX_PLAINTEXT} bytes")
@@ -289,8 +291,10 @@ class FieldKey:
             # The hot path: this handle's own header, so its own AEAD object, inlined, and
             # the three parts cut with slices made once. A value too short leaves a short
             # nonce or tag, which the AEAD refuses.
+            bound = context._bound
+            aad = bound[1] if bound[0] is head else context.bind(head)
             try:
-                return decrypt(sealed[nonce_at], sealed[body_at], head + context.aad)
+                return decrypt(sealed[nonce_at], sealed[body_at], aad)
             except Exception:  # InvalidTag or ValueError (short nonce): the types are checked
                 raise DecryptionError() from None
         try:
