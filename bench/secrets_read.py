@@ -33,10 +33,12 @@ DEFAULT_JSON = WORK_DIR / "secrets_read.json"
 APP, NAME = "bench", "api-key"
 TARGET_RATIO = 1.0
 NOTES = [
-    "Strongroom: each read authenticates an Ed25519 access token, checks the per-secret scope, "
-    "reads the version in one SELECT, opens it under the app's cached key, and answers only "
-    "once its audit event is durable (SQLite WAL, synchronous=FULL, group commit); one uvicorn "
-    "process (one Python interpreter).",
+    "Strongroom: each read authenticates an Ed25519 access token (verified once, then from a "
+    "cache keyed by its hash; revocation and kill switches checked on every read), checks the "
+    "per-secret scope, reads the version in one SELECT (a worker thread), opens it under the "
+    "app's cached key, and answers only once its audit event is durable (SQLite WAL, "
+    "synchronous=FULL, group commit awaited on the event loop); one uvicorn process (one "
+    "Python interpreter, uvloop + httptools).",
     "OpenBao: dev mode (inmem storage) with a file audit device; every core (Go runtime).",
     "wrk runs on the same machine as the servers and competes with them for the same cores.",
 ]

@@ -34,11 +34,33 @@ from strongroom.errors import ConfigError
 TOKEN_TTL_HARD_CEILING = 900
 DEFAULT_ADDR = "127.0.0.1:8210"
 #: Scope entitlements of the roles groups map to (patterns: a trailing * is a prefix).
+#: What each role may hold (a trailing * matches any suffix). Humans never hold
+#: ``secrets:read:`` through a role of their own but app-user, whose tokens an app's runtime
+#: uses on a user's behalf; reviewers approve but never submit.
 DEFAULT_ROLE_SCOPES: dict[str, list[str]] = {
-    "admin": ["sys:*", "audit:*", "tokens:introspect", "tokens:revoke", "clients:manage"],
-    "reviewer": ["audit:read"],
-    "app-owner": ["secrets:*", "tokens:tokenize:*", "tokens:detokenize:*"],
-    "app-user": ["secrets:read:*", "tokens:tokenize:*"],
+    "admin": [
+        "sys:*",
+        "audit:*",
+        "apps:read",
+        "tokens:introspect",
+        "tokens:revoke",
+        "clients:manage",
+    ],
+    "reviewer": ["sys:read", "audit:read", "apps:read", "reviews:approve", "escrow:approve"],
+    "app-owner": [
+        "sys:read",
+        "apps:submit",
+        "apps:read",
+        "secrets:write:*",
+        "secrets:list:*",
+        "tokens:admin:*",
+        "tokens:tokenize:*",
+        "tokens:detokenize:*",
+        "fields:app-key:*",
+        "escrow:deposit",
+        "escrow:request",
+    ],
+    "app-user": ["secrets:read:*", "tokens:tokenize:*", "fields:app-key:*", "escrow:deposit"],
 }
 
 
@@ -184,6 +206,9 @@ class Settings(BaseSettings):
     )
     escrow_approvals_per_app: dict[str, int] = Field(
         default_factory=dict, description="M for given apps (each 1..16)."
+    )
+    escrow_algorithms_per_app: dict[str, Literal["x25519", "rsa-oaep-3072"]] = Field(
+        default_factory=dict, description="Escrow key algorithm for given apps (else x25519)."
     )
     alert_file: Path | None = Field(None, description="Append each alert to this JSON-lines file.")
     audit_origin: str | None = Field(

@@ -7,6 +7,7 @@ with its audit event, and raises typed errors from `strongroom.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -106,7 +107,9 @@ class Node:
         self.regions = Regions(settings, database)
         self.vault = TokenVault(settings, self.recorder, self.clock, self.keyring, self.regions)
         self.submissions = Submissions(settings, database, self.recorder, self.clock, self.keyring)
-        self.reviews = Reviews(database, self.recorder, self.clock, self.keyring)
+        self.reviews = Reviews(
+            database, self.recorder, self.clock, self.keyring, self.submissions.forget_scopes
+        )
         self.identity = IdentityServices(
             settings, database, self.recorder, self.clock, self.tokens, self.hide_subject
         )
@@ -153,9 +156,19 @@ class Node:
     def keyring(self) -> Keyring:
         """The open keyring, refreshed if another replica rotated; `SealedError` if sealed."""
         keyring = self.seal_manager.keyring()
-        if time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds:
+        if self._refresh_due():
             self.refresh_keyring()
         return keyring
+
+    async def keyring_async(self) -> Keyring:
+        """`keyring` for coroutines: a refresh that is due runs in a worker thread."""
+        keyring = self.seal_manager.keyring()
+        if self._refresh_due():
+            await asyncio.to_thread(self.refresh_keyring)
+        return keyring
+
+    def _refresh_due(self) -> bool:
+        return time.monotonic() - self._last_refresh >= self.settings.keyring_refresh_seconds
 
     def refresh_keyring(self) -> None:
         """Pick up key versions another replica added. No-op while sealed."""
@@ -236,6 +249,15 @@ class Node:
         ):
             return self.keyring().describe()
 
+    async def list_keys_async(self, call: Call) -> list[KeyInfo]:
+        """`list_keys` for coroutines: the same event, without holding a thread while it
+        becomes durable."""
+        async with self.recorder.action_async(
+            call.request_id, call.actor, "sys.keys.list", "sys/keys"
+        ):
+            keyring = await self.keyring_async()
+            return keyring.describe()
+
     def rotate_key(self, call: Call, purpose: str) -> KeyInfo:
         resource = f"sys/keys/{purpose}"
         with self.recorder.action(call.request_id, call.actor, "sys.keys.rotate", resource) as tx:
@@ -314,6 +336,32 @@ class Node:
             raise UnauthenticatedError()
         return principal
 
+    async def authenticate_async(
+        self,
+        bearer: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """`authenticate` for coroutines: the same checks, without blocking the loop.
+
+        An access token seen before is checked on the event loop (its revocation state
+        included, every time); anything needing the store or a signature check runs in a
+        worker thread.
+        """
+        if not bearer or len(bearer) > 8192:
+            raise UnauthenticatedError()
+        if bearer.startswith("ey") and bearer.count(".") == 2:
+            await self.keyring_async()  # SealedError if sealed; a due refresh in a thread
+            return await self.broker.authenticate_access_async(
+                bearer, scheme=scheme, proof=proof, method=method, path=path
+            )
+        return await asyncio.to_thread(
+            self.authenticate, bearer, scheme=scheme, proof=proof, method=method, path=path
+        )
+
     def mint_token(
         self, call: Call, caller: Principal, subject: str, requested: Sequence[str], ttl: int | None
     ) -> IssuedToken:
@@ -382,6 +430,14 @@ class Node:
     def record_denied(self, call: Call, action: str, resource: str, reason: str) -> None:
         """Audit a refused request (bad credentials or a missing scope)."""
         self.recorder.record(
+            call.request_id, call.actor, action, resource, "denied", {"error": reason}
+        )
+
+    async def record_denied_async(
+        self, call: Call, action: str, resource: str, reason: str
+    ) -> None:
+        """`record_denied` for coroutines: waits for durability without blocking the loop."""
+        await self.recorder.record_async(
             call.request_id, call.actor, action, resource, "denied", {"error": reason}
         )
 

@@ -100,3 +100,61 @@ def test_deny_stops_a_request(launcher: Launcher, tmp_path: Path) -> None:
     bad = run_cli("escrow", "request", "--deposit", "0" * 32, "--private-key-out",
                   str(tmp_path / "x.key"), addr=addr, token=owner)  # fmt: skip
     assert bad.returncode == 1 and not (tmp_path / "x.key").exists()
+
+
+def test_rsa_app_recovery_against_a_running_server(launcher: Launcher, tmp_path: Path) -> None:
+    """An RSA-OAEP-3072 app: the SDK deposits, the CLI recovers to a one-time RSA key with
+    two approvers (refused with one); the data key (the canary) is in no output, server log
+    or audit event."""
+    server = launcher.start(
+        "dev", "--data-dir", str(tmp_path / "data"),
+        env={"STRONGROOM_DEV_ROOT_TOKEN": DEV_TOKEN,
+             "STRONGROOM_ESCROW_ALGORITHMS_PER_APP": '{"hr": "rsa-oaep-3072"}'},
+    )  # fmt: skip
+    addr = server.addr
+    owner = _mint(addr, "alice", "escrow:deposit", "escrow:request")
+    bob = _mint(addr, "bob", "escrow:approve")
+    carol = _mint(addr, "carol", "escrow:approve")
+    data_key = os.urandom(32)
+    with httpx.Client(base_url=server.url) as http:
+        published = http.get(
+            "/v1/escrow/public-key?app=hr", headers={"Authorization": f"Bearer {owner}"}
+        ).json()
+        assert published["algorithm"] == "rsa-oaep-3072"
+        assert published["jwk"]["alg"] == "RSA-OAEP-256"
+        deposit = EscrowClient(token=owner, client=http).deposit(
+            app="hr", key_id="app:hr", key_version=1, data_key=data_key
+        )
+
+    outputs: list[str] = []
+
+    def cli(*args: str, token: str) -> subprocess.CompletedProcess[str]:
+        result = run_cli(*args, addr=addr, token=token)
+        outputs.append(result.stdout + result.stderr)
+        return result
+
+    private = tmp_path / "recovery.key"
+    request_id = json.loads(_ok(cli("escrow", "request", "--deposit", deposit,
+                                    "--private-key-out", str(private), "--algorithm",
+                                    "rsa-oaep-3072", "--json", token=owner)))["id"]  # fmt: skip
+    assert len(base64.urlsafe_b64decode(private.read_text().strip() + "==")) > 1000
+    _ok(cli("escrow", "approve", request_id, token=bob))
+    key_file = tmp_path / "data.key"
+    refused = cli("escrow", "release", request_id, "--private-key-file", str(private),
+                  "--out", str(key_file), token=owner)  # fmt: skip
+    assert refused.returncode == 1 and "1 of the 2 approvals" in refused.stderr
+    assert not key_file.exists()
+    _ok(cli("escrow", "approve", request_id, token=carol))
+    _ok(cli("escrow", "release", request_id, "--private-key-file", str(private),
+            "--out", str(key_file), token=owner))  # fmt: skip
+    assert base64.urlsafe_b64decode(key_file.read_text().strip() + "=") == data_key
+    bad = cli("escrow", "request", "--deposit", deposit, "--private-key-out",
+              str(tmp_path / "x.key"), "--algorithm", "rsa-1024", token=owner)  # fmt: skip
+    assert bad.returncode == 1 and not (tmp_path / "x.key").exists()
+
+    audit = json.loads(_ok(run_cli("audit", "tail", "-n", "1000", "--json", addr=addr,
+                                   token=DEV_TOKEN)))  # fmt: skip
+    seen = json.dumps(audit) + "".join(outputs) + server.stdout() + server.stderr()
+    assert "escrow.release" in seen
+    for secret in (data_key.hex(), base64.urlsafe_b64encode(data_key).decode().rstrip("=")):
+        assert secret not in seen

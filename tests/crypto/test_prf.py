@@ -43,3 +43,11 @@ def test_hides_its_key() -> None:
         pickle.dumps(prf)
     with pytest.raises(TypeError):
         HmacSha256("key")  # type: ignore[arg-type]
+
+
+def test_digest_many_equals_one_digest_each() -> None:
+    key = os.urandom(32)
+    prf = HmacSha256(key)
+    messages = [os.urandom(n) for n in (0, 1, 20, 64, 65, 300)] * 2
+    assert prf.digest_many(messages) == [hmac.digest(key, m, "sha256") for m in messages]
+    assert prf.digest_many([]) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,23 @@ def test_binary_form_round_trips_and_every_flip_or_cut_fails() -> None:
             key.open_bytes(data, Context("crm", "42", "phone"))
     with pytest.raises(FieldError):
         _keys()[2].seal_binary("text", CTX)  # type: ignore[arg-type]
+
+
+def test_a_context_shared_by_keys_binds_each_keys_header() -> None:
+    """The context keeps its last header's associated data; other keys never reuse it."""
+    ctx = Context("crm", "7", "email")
+    one = FieldKey.from_raw_key(os.urandom(32), key_id="one")
+    two = FieldKey.from_raw_key(os.urandom(32), key_id="two")
+    same_id = FieldKey.from_raw_key(os.urandom(32), key_id="one")
+    sealed = [(k, k.seal_binary(b"v-" + k.key_id.encode(), ctx)) for k in (one, two, same_id)]
+    for _ in range(2):
+        for key, blob in sealed:
+            assert key.open_bytes(blob, ctx) == b"v-" + key.key_id.encode()
+    with pytest.raises(DecryptionError):
+        two.open_bytes(sealed[0][1], ctx)
+    with pytest.raises(DecryptionError):
+        same_id.open_bytes(sealed[0][1], ctx)  # same header bytes, another key
+    with pytest.raises(DecryptionError):
+        one.open_bytes(sealed[0][1], Context("crm", "8", "email"))
+    assert ctx == Context("crm", "7", "email")
+    assert hash(ctx) == hash(Context("crm", "7", "email"))

@@ -81,6 +81,21 @@ def test_denied_then_reviewed_signed_and_verified(
     )
     assert human.returncode == 1 and f"strongroom.yaml:{PLAIN_EMAIL_LINE}" in human.stdout
 
+    # 1b. Without --findings the real scanners run over the folder and find the key.
+    fake_key = "AKIA" + "Q3ZLMNB7TXRW5PHV"  # made up; split so this file holds no key
+    (folder / "app.py").write_text(
+        f'import boto3\n\nKEY_ID = "{fake_key}"\nclient = boto3.client("s3")\n',
+        encoding="utf-8",
+    )
+    scanned = run_cli("app", "submit", str(folder), "--json", addr=addr, token=owner)
+    assert scanned.returncode == 1, scanned.stderr
+    body = json.loads(scanned.stdout)
+    assert body["status"] == "rejected"
+    messages = [m["msg"] for m in body["decision"]["deny"]]
+    assert any("aws-access-key-id at app.py:3" in m for m in messages), messages
+    assert fake_key not in scanned.stdout + scanned.stderr
+    (folder / "app.py").unlink()
+
     # 2. The fixed app passes the policy and waits for a reviewer.
     folder, findings = _app(tmp_path, GOOD, [])
     checked = run_cli("app", "check", str(folder), "--findings", str(findings), "--json")
@@ -138,7 +153,7 @@ def test_denied_then_reviewed_signed_and_verified(
     seen = [
         (e["action"], e["outcome"]) for e in events if e["action"].startswith(("apps.", "reviews."))
     ]
-    assert seen.count(("apps.submit", "success")) == 3
+    assert seen.count(("apps.submit", "success")) == 4
     assert ("reviews.approve", "denied") in seen and ("reviews.approve", "success") in seen
     dump = json.dumps(events)
     assert owner not in dump and reviewer not in dump and root not in dump

@@ -13,7 +13,7 @@ from tokenize_support import Vaulted
 
 from strongroom.crypto.fpe import FF1
 from strongroom.errors import FormatError
-from strongroom.tokenize import formats
+from strongroom.tokenize import codec, formats
 from strongroom.tokenize.engine import fpe
 from strongroom.tokenize.keys import PolicyKeys
 from strongroom.tokenize.policy import PolicySpec
@@ -140,3 +140,62 @@ def test_vault_round_trips_any_value(vaulted: Vaulted, data: st.DataObject) -> N
 )
 def test_masks(fmt: str, value: str, masked: str) -> None:
     assert formats.get(fmt).mask(value, 4) == masked
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["digits", "card"]),
+    st.lists(st.one_of(digits, cards, st.text(max_size=25), st.just("")), max_size=8),
+)
+def test_check_all_only_passes_batches_that_check_passes(name: str, values: list[str]) -> None:
+    fmt = formats.get(name)
+    passed = True
+    for value in values:
+        try:
+            fmt.check(value)
+        except FormatError:
+            passed = False
+    if fmt.check_all(values):
+        assert passed and values
+    if passed and values and all(v.isascii() and v.isdigit() for v in values):
+        assert fmt.check_all(values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(cards, min_size=1, max_size=12), st.integers(0, 4))
+def test_fpe_batches_equal_ff1_of_each_value(values: list[str], keep: int) -> None:
+    """A batch (one shape or mixed) gives what FF1 gives for each value on its own."""
+    spec = _spec("card", "ff1", keep)
+    fmt = spec.value_format
+    cipher = FF1(KEYS.fpe, fmt.alphabet)
+    tweak = bytes.fromhex(spec.tweak)
+    expected = []
+    for value in values:
+        spots = fmt.positions(value)[: len(fmt.positions(value)) - keep]
+        head = cipher.encrypt("".join(value[p] for p in spots), tweak)
+        chars = list(value)
+        for p, ch in zip(spots, head, strict=True):
+            chars[p] = ch
+        expected.append("".join(chars))
+    tokens, errors = fpe(spec, KEYS, values, encrypt=True)
+    assert not errors and tokens == expected
+    back, errors = fpe(spec, KEYS, tokens, encrypt=False)
+    assert not errors and back == values
+    plain = [v.replace(" ", "").replace("-", "") for v in values]
+    uniform = [p[:12] for p in plain]  # one shape: the batch path
+    tokens, errors = fpe(spec, KEYS, uniform, encrypt=True)
+    cut = 12 - keep
+    assert not errors
+    assert tokens == [cipher.encrypt(u[:cut], tweak) + u[cut:] for u in uniform]
+
+
+def test_encode_many_equals_encode() -> None:
+    refs = codec.new_refs(50)
+    tokens = codec.encode_many(KEYS.tag, "eu", refs)
+    assert tokens == [codec.encode(KEYS.tag, "eu", r) for r in refs]
+    assert [codec.decode(KEYS.tag, t) for t in tokens] == refs
+    assert codec.encode_many(KEYS.tag, "eu", []) == []
+    assert KEYS.index_many(b"p\x00", [b"a", b"b"], 16) == [
+        KEYS.index_of(b"p\x00a")[:16],
+        KEYS.index_of(b"p\x00b")[:16],
+    ]

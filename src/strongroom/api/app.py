@@ -35,10 +35,12 @@ SEALED_OK = frozenset(
 )
 
 
-def _seal_gate(request: Request) -> None:
+async def _seal_gate(request: Request) -> None:
+    # A coroutine, so FastAPI does not hop to a worker thread on every request; a keyring
+    # refresh that is due runs in a thread (`Node.keyring_async`).
     route = request.scope.get("route")
     if getattr(route, "name", None) not in SEALED_OK:
-        get_node(request).keyring()
+        await get_node(request).keyring_async()
 
 
 def _answer_head(app: FastAPI) -> None:
@@ -77,10 +79,12 @@ def create_app(node: Node) -> FastAPI:
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
     app.state.metrics = metrics
     problems.install(app)
+    # Secrets first: requests are matched against routes in order, and secret reads are
+    # the hot path of every app (no other router's paths overlap with these).
+    app.include_router(secrets.router)
     routers = (sys, auth, audit, audit_tree, wellknown, tokens, apps, reviews, oidc, bff, scim)
     for module in (*routers, escrow, fields):
         app.include_router(module.router)
-    app.include_router(secrets.router)
     app.include_router(connectors.router)
     app.include_router(oauth.router)
     app.include_router(oauth.admin_router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,7 +23,12 @@ def get_node(request: Request) -> Node:
     return node
 
 
-NodeDep = Annotated[Node, Depends(get_node)]
+async def _node(request: Request) -> Node:
+    # A coroutine: FastAPI runs plain-function dependencies in a worker thread.
+    return get_node(request)
+
+
+NodeDep = Annotated[Node, Depends(_node)]
 
 
 def _request_id(request: Request) -> str:
@@ -49,12 +54,8 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return scheme, value.strip()
 
 
-def authenticate(request: Request, node: Node) -> Principal:
-    """The caller of ``request``; `UnauthenticatedError` (or `DpopProofError`) if none.
-
-    A DPoP-bound token needs ``Authorization: DPoP`` and exactly one ``DPoP`` proof header
-    for this method and path (RFC 9449 §7).
-    """
+def _presented(request: Request) -> tuple[str, str, str | None]:
+    """(scheme, token, DPoP proof) of ``request``; `UnauthenticatedError` if none."""
     credentials = _credentials(request)
     if credentials is None:
         raise UnauthenticatedError()
@@ -62,12 +63,26 @@ def authenticate(request: Request, node: Node) -> Principal:
     proofs = request.headers.getlist("dpop")
     if len(proofs) > 1:
         raise DpopProofError("invalid_dpop_proof")
+    return scheme, token, proofs[0] if proofs else None
+
+
+def authenticate(request: Request, node: Node) -> Principal:
+    """The caller of ``request``; `UnauthenticatedError` (or `DpopProofError`) if none.
+
+    A DPoP-bound token needs ``Authorization: DPoP`` and exactly one ``DPoP`` proof header
+    for this method and path (RFC 9449 §7).
+    """
+    scheme, token, proof = _presented(request)
     return node.authenticate(
-        token,
-        scheme=scheme,
-        proof=proofs[0] if proofs else None,
-        method=request.method,
-        path=request.url.path,
+        token, scheme=scheme, proof=proof, method=request.method, path=request.url.path
+    )
+
+
+async def authenticate_async(request: Request, node: Node) -> Principal:
+    """`authenticate` for coroutines (`Node.authenticate_async`): the same checks."""
+    scheme, token, proof = _presented(request)
+    return await node.authenticate_async(
+        token, scheme=scheme, proof=proof, method=request.method, path=request.url.path
     )
 
 
@@ -91,6 +106,20 @@ def require(
     return dependency
 
 
+def require_async(
+    scope: str,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Coroutine[None, None, Principal]]:
+    """`require` for ``async def`` routes: a coroutine dependency, so FastAPI runs it on
+    the event loop instead of a worker thread (`authorise_async`)."""
+
+    async def dependency(request: Request, _declared: BearerDep) -> Principal:
+        return await authorise_async(
+            request, get_node(request), lambda p: p.has_scope(scope), scope
+        )
+
+    return dependency
+
+
 def authorise(
     request: Request, node: Node, allowed: Callable[[Principal], bool], needed: str
 ) -> Principal:
@@ -101,23 +130,61 @@ def authorise(
     the ``denied`` audit event.
     """
     call = anonymous_call(request)
-    resource = request.url.path
     try:
         principal = authenticate(request, node)
     except UnauthenticatedError:
-        node.record_denied(call, _action(request), resource, "unauthenticated")
+        node.record_denied(call, _action(request), request.url.path, "unauthenticated")
         raise
+    refusal = _refusal(request, node, principal, allowed, needed)
+    if refusal is not None:
+        denied, reason, error = refusal
+        node.record_denied(denied, _action(request), request.url.path, reason)
+        raise error
+    return principal
+
+
+async def authorise_async(
+    request: Request, node: Node, allowed: Callable[[Principal], bool], needed: str
+) -> Principal:
+    """`authorise` for coroutines: the same checks and ``denied`` events, on the loop.
+
+    Authentication and the refusal events do not hold a worker thread
+    (`authenticate_async`, `Node.record_denied_async`).
+    """
+    call = anonymous_call(request)
+    try:
+        principal = await authenticate_async(request, node)
+    except UnauthenticatedError:
+        await node.record_denied_async(call, _action(request), request.url.path, "unauthenticated")
+        raise
+    refusal = _refusal(request, node, principal, allowed, needed)
+    if refusal is not None:
+        denied, reason, error = refusal
+        await node.record_denied_async(denied, _action(request), request.url.path, reason)
+        raise error
+    return principal
+
+
+def _refusal(
+    request: Request,
+    node: Node,
+    principal: Principal,
+    allowed: Callable[[Principal], bool],
+    needed: str,
+) -> tuple[Call, str, Exception] | None:
+    """Note the caller on ``request``; (call, reason, error) if it may not make this call."""
     actor = node.actor_of(principal)
     request.state.actor = actor
+    denied = Call(anonymous_call(request).request_id, actor)
     if principal.kind != "root" and principal.jkt is None and node.broker.dpop_required(needed):
-        denied = Call(call.request_id, actor)
-        node.record_denied(denied, _action(request), resource, f"{needed} needs DPoP")
-        raise DpopProofError("invalid_token")
+        return denied, f"{needed} needs DPoP", DpopProofError("invalid_token")
     if not allowed(principal):
-        denied = Call(call.request_id, actor)
-        node.record_denied(denied, _action(request), resource, f"missing scope {needed}")
-        raise ForbiddenError(f"this call needs the scope {needed!r}")
-    return principal
+        return (
+            denied,
+            f"missing scope {needed}",
+            ForbiddenError(f"this call needs the scope {needed!r}"),
+        )
+    return None
 
 
 def call_of(request: Request, principal: Principal) -> Call:

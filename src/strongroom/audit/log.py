@@ -18,19 +18,20 @@ from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
 
 
-def _row(record: AuditRecord) -> dict[str, object]:
+def _values(record: AuditRecord) -> tuple[object, ...]:
+    """The event's column values in `repo.COLUMNS` order."""
     entry = record.entry_bytes()
-    return {
-        "time_us": record.time_us,
-        "request_id": record.request_id,
-        "actor": record.actor,
-        "action": record.action,
-        "resource": record.resource,
-        "outcome": record.outcome,
-        "detail": record.detail_json(),
-        "entry": entry,
-        "leaf_hash": leaf_hash(entry),
-    }
+    return (
+        record.time_us,
+        record.request_id,
+        record.actor,
+        record.action,
+        record.resource,
+        record.outcome,
+        record.detail_json(),
+        entry,
+        leaf_hash(entry),
+    )
 
 
 def append(session: Session, record: AuditRecord) -> int:
@@ -45,7 +46,7 @@ def append(session: Session, record: AuditRecord) -> int:
 def append_many(session: Session, records: Sequence[AuditRecord]) -> list[int]:
     """Add several records in order inside the caller's transaction; their indexes."""
     try:
-        return repo.append_rows(session, [_row(r) for r in records])
+        return repo.append_values(session, [_values(r) for r in records])
     except (SQLAlchemyError, ValueError, TypeError) as exc:
         raise AuditError("the audit trail could not record this request") from exc
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +27,25 @@ class Audited:
     session: Session
     detail: Detail = field(default_factory=dict)
     resource: str | None = None
+
+
+logger = logging.getLogger("strongroom.audit")
+
+
+def _settled_late(pending: asyncio.Future[int]) -> None:
+    if not pending.cancelled() and pending.exception() is not None:
+        logger.warning("could not record the work of a cancelled request")
+
+
+@dataclass
+class AuditedCall:
+    """The detail and resource an audited coroutine's event will carry (no transaction)."""
+
+    detail: Detail = field(default_factory=dict)
+    resource: str | None = None
+
+
+T = TypeVar("T")
 
 
 class Recorder:
@@ -72,8 +95,114 @@ class Recorder:
         else:
             self._committer.append(self._success(request_id, actor, action, resource, tx))
 
+    @asynccontextmanager
+    async def action_async(
+        self, request_id: str, actor: str, action: str, resource: str
+    ) -> AsyncIterator[AuditedCall]:
+        """`action` with ``writes=False`` for coroutines, for blocks that use no store.
+
+        The block runs on the event loop, so it must not block: it reads memory only (for
+        store reads use `read_async`). Its ``success`` event is then group-committed
+        without blocking the loop, and the caller resumes once the event is durable. If
+        the block raises, a ``denied`` or ``error`` event is appended instead and the
+        exception propagates. If no event can be written, `AuditError` is raised.
+        """
+        call = AuditedCall()
+        try:
+            yield call
+        except (AuditError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await self._failed_async(request_id, actor, action, resource, exc)
+            raise
+        await self._committer.append_async(self._success(request_id, actor, action, resource, call))
+
+    async def read_async(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        work: Callable[[Audited], T],
+    ) -> T:
+        """Run ``work`` as `action` with ``writes=False`` would, from a coroutine.
+
+        ``work`` runs in a worker thread, in a read-only transaction; its event is then
+        group-committed without blocking the loop, and its result returned once the event
+        is durable. Failures are recorded and raised as `action` does. If the caller is
+        cancelled while ``work`` runs, the work still finishes in its thread and its event
+        is still recorded (nobody waits for it), so no work happens unrecorded.
+        """
+
+        def run() -> tuple[T, Audited]:
+            with self._db.transaction(read_only=True) as session:
+                tx = Audited(session)
+                return work(tx), tx
+
+        job = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            # Shielded: a thread cannot be stopped, so a cancelled caller's work still
+            # finishes, and is still recorded when it does.
+            result, tx = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            job.add_done_callback(
+                functools.partial(self._record_late, request_id, actor, action, resource)
+            )
+            raise
+        except AuditError:
+            raise
+        except Exception as exc:
+            await self._failed_async(request_id, actor, action, resource, exc)
+            raise
+        await self._committer.append_async(self._success(request_id, actor, action, resource, tx))
+        return result
+
+    def _record_late(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        job: asyncio.Future[tuple[object, Audited]],
+    ) -> None:
+        """Record the outcome of work whose caller was cancelled; nobody waits for it."""
+        if job.cancelled():
+            return
+        exc = job.exception()
+        if exc is None:
+            record = self._success(request_id, actor, action, resource, job.result()[1])
+        elif isinstance(exc, AuditError):
+            return
+        else:
+            outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
+            slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
+            record = AuditRecord(
+                self._clock.now_us(), request_id, actor, action, resource, outcome,
+                {"error": slug},
+            )  # fmt: skip
+        try:
+            pending = self._committer.append_async(record)
+        except AuditError:
+            logger.warning("could not record the work of a cancelled request %s", request_id)
+            return
+        pending.add_done_callback(_settled_late)
+
+    async def _failed_async(
+        self, request_id: str, actor: str, action: str, resource: str, exc: Exception
+    ) -> None:
+        outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
+        slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
+        await self.record_async(
+            request_id, actor, action, resource, outcome, {"error": slug}, cause=exc
+        )
+
     def _success(
-        self, request_id: str, actor: str, action: str, resource: str, tx: Audited
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        tx: Audited | AuditedCall,
     ) -> AuditRecord:
         return AuditRecord(
             self._clock.now_us(),
@@ -102,5 +231,25 @@ class Recorder:
         )
         try:
             self._committer.append(record)
+        except AuditError as exc:
+            raise AuditError("the audit trail could not record this request") from (cause or exc)
+
+    async def record_async(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        outcome: Outcome,
+        detail: Detail | None = None,
+        *,
+        cause: BaseException | None = None,
+    ) -> None:
+        """`record` for coroutines: waits for durability without blocking the loop."""
+        record = AuditRecord(
+            self._clock.now_us(), request_id, actor, action, resource, outcome, detail or {}
+        )
+        try:
+            await self._committer.append_async(record)
         except AuditError as exc:
             raise AuditError("the audit trail could not record this request") from (cause or exc)

@@ -13,7 +13,7 @@ from strongroom.audit import alerts, bundle, checkpoints, identifiers
 from strongroom.audit import log as audit_log
 from strongroom.audit.checkpoints import SignedCheckpoint
 from strongroom.audit.log import EventView
-from strongroom.audit.recorder import Recorder
+from strongroom.audit.recorder import Audited, Recorder
 from strongroom.audit.tree import TreeReader
 from strongroom.call import Call
 from strongroom.clock import Clock
@@ -70,9 +70,48 @@ class AuditTrail:
     ) -> list[EventView]:
         """Events in order; ``match_hmacs`` (for holders of ``audit:hash``) also finds a
         plain actor under its HMAC forms."""
+        query = self._events_query(
+            after, actor, action, since_us, until_us, limit, newest_first, match_hmacs
+        )
         with self.recorder.action(
             call.request_id, call.actor, "audit.events.read", "audit/events", writes=False
         ) as tx:
+            return query(tx)
+
+    async def events_async(
+        self,
+        call: Call,
+        *,
+        after: int | None,
+        actor: str | None,
+        action: str | None,
+        since_us: int | None,
+        until_us: int | None,
+        limit: int,
+        newest_first: bool,
+        match_hmacs: bool = False,
+    ) -> list[EventView]:
+        """`events` for coroutines: the query runs in a worker thread, and no thread is
+        held while its audit event becomes durable."""
+        query = self._events_query(
+            after, actor, action, since_us, until_us, limit, newest_first, match_hmacs
+        )
+        return await self.recorder.read_async(
+            call.request_id, call.actor, "audit.events.read", "audit/events", query
+        )
+
+    def _events_query(
+        self,
+        after: int | None,
+        actor: str | None,
+        action: str | None,
+        since_us: int | None,
+        until_us: int | None,
+        limit: int,
+        newest_first: bool,
+        match_hmacs: bool,
+    ) -> Callable[[Audited], list[EventView]]:
+        def query(tx: Audited) -> list[EventView]:
             # A user appears under an HMAC of their subject; only holders of audit:hash
             # may have a plain value resolved to those forms.
             actors: list[str] | None = None if actor is None else [actor]
@@ -90,6 +129,8 @@ class AuditTrail:
                     newest_first=newest_first,
                 )
             )
+
+        return query
 
     def checkpoint(self) -> SignedCheckpoint:
         """The newest signed checkpoint, signing one first if there is none yet."""

@@ -1,6 +1,7 @@
 """``strongroom escrow``: recover an escrowed data key with M approvals.
 
-``request`` makes a one-time X25519 key pair, keeps the private half in a file only the
+``request`` makes a one-time X25519 (default) or RSA-OAEP-3072 (``--algorithm``) key
+pair, keeps the private half (base64url: raw X25519, or PKCS#8 DER) in a file only the
 caller can read, and sends the public half; ``release`` unwraps the released key with it
 and writes the data key to a file (never to the terminal). See docs/key-recovery.md.
 """
@@ -17,7 +18,7 @@ import typer
 
 from strongroom.cli.client import DEFAULT, AddrOption, Client, CliError, JsonOption, TokenOption
 from strongroom.cli.output import console, emit_json
-from strongroom.crypto import keywrap
+from strongroom.crypto import keywrap, rsa_keywrap
 from strongroom.errors import DecryptionError
 
 app = typer.Typer(help="Key escrow: request, approve, deny, status, release.", no_args_is_help=True)
@@ -66,14 +67,24 @@ def request(
     private_key_out: Annotated[
         Path, typer.Option("--private-key-out", help="New file for the one-time private key.")
     ],
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", help="x25519 or rsa-oaep-3072 (the one-time key).")
+    ] = "x25519",
     addr: AddrOption = DEFAULT,
     token: TokenOption = None,
     json: JsonOption = False,
 ) -> None:
     """Ask to recover your own escrowed key; keep the private key file for `release`."""
-    private = os.urandom(32)
+    if algorithm == "x25519":
+        private = os.urandom(32)
+        public = keywrap.public_key(private)
+    elif algorithm == rsa_keywrap.ALGORITHM:
+        private = rsa_keywrap.generate_private()
+        public = rsa_keywrap.public_key(private)
+    else:
+        raise CliError("--algorithm must be x25519 or rsa-oaep-3072")
     _write_secret(private_key_out, _b64(private))
-    body = {"deposit_id": deposit, "recipient_public_key": _b64(keywrap.public_key(private))}
+    body = {"deposit_id": deposit, "recipient_public_key": _b64(public)}
     try:
         with Client(addr, token) as client:
             view = client.post("/v1/escrow/requests", body)
@@ -134,8 +145,12 @@ def release(
     with Client(addr, token) as client:
         view = client.post(f"/v1/escrow/requests/{request_id}/release")
     context = keywrap.escrow_context(view["app"], view["key_id"], view["key_version"])
+    released = _unb64(view["wrapped"], "the released key")
     try:
-        data_key = keywrap.unwrap(private, _unb64(view["wrapped"], "the released key"), context)
+        if len(private) == keywrap.POINT_BYTES:
+            data_key = keywrap.unwrap(private, released, context)
+        else:
+            data_key = rsa_keywrap.unwrap(private, released, context)
     except DecryptionError:
         raise CliError("the released key does not open with this private key file") from None
     _write_secret(out, _b64(data_key))

@@ -70,6 +70,37 @@ def encrypt_many(
     return out
 
 
+def encrypt_batch(
+    key: bytes,
+    plaintexts: Sequence[bytes],
+    aad_prefix: bytes,
+    aad_suffixes: Sequence[bytes],
+    *,
+    key_version: int,
+) -> list[bytes]:
+    """`encrypt_many` where item ``i``'s associated data is ``aad_prefix + aad_suffixes[i]``.
+
+    The same blobs as `encrypt` with that associated data; the envelope header and the
+    shared prefix are joined once for the batch rather than once per item. `ValueError`
+    if the key, the key version or the lengths of the two sequences are wrong.
+    """
+    if len(key) != KEY_BYTES:
+        raise ValueError("key must be 32 bytes")
+    if not 0 <= key_version < 2**32:
+        raise ValueError("key_version out of range")
+    if len(plaintexts) != len(aad_suffixes):
+        raise ValueError("one associated-data suffix per plaintext")
+    header = _HEADER.pack(FORMAT_V1, key_version)
+    head_aad = header + aad_prefix
+    seal = AESGCM(key).encrypt
+    pool = os.urandom(NONCE_BYTES * len(plaintexts))
+    nonces = [pool[at : at + NONCE_BYTES] for at in range(0, len(pool), NONCE_BYTES)]
+    return [
+        header + nonce + seal(nonce, plaintext, head_aad + suffix)
+        for nonce, plaintext, suffix in zip(nonces, plaintexts, aad_suffixes, strict=True)
+    ]
+
+
 def key_version(blob: bytes) -> int:
     """The key version a blob names; `DecryptionError` if it is not a sealed blob."""
     if len(blob) < OVERHEAD or blob[0] != FORMAT_V1:

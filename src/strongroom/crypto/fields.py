@@ -110,6 +110,7 @@ class Context:
     field: str
     aad: bytes = dataclasses.field(init=False, repr=False, compare=False)
     """The canonical bytes bound as associated data (computed from the three parts)."""
+    _bound: tuple[bytes, bytes] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         encoded = bytearray(CONTEXT_LABEL)
@@ -125,6 +126,18 @@ class Context:
                 raise FieldError(f"context {name} must be 1..{CONTEXT_PART_MAX} UTF-8 bytes")
             encoded += len(raw).to_bytes(2, "big") + raw
         object.__setattr__(self, "aad", bytes(encoded))
+        object.__setattr__(self, "_bound", (b"", b""))
+
+    def bind(self, header: bytes) -> bytes:
+        """``header + aad``: the whole associated data under one header.
+
+        The last one made is kept with its header (one entry, replaced as a whole), so a
+        context reused under one key costs a lookup, not a join: hot paths read
+        ``_bound`` and call this only when its header is not theirs.
+        """
+        full = header + self.aad
+        object.__setattr__(self, "_bound", (header, full))
+        return full
 
     @classmethod
     def of(cls, value: Context | Mapping[str, str]) -> Context:

@@ -65,7 +65,6 @@ _PLAN_CACHE_TWEAK = 256
 # How many values encrypt_many pushes through AES in one call per Feistel round.
 _BATCH = 2048
 
-_MASK64 = (1 << 64) - 1
 
 _Update = Callable[[bytes], bytes]
 
@@ -325,11 +324,15 @@ class _Ff1Plan:
 
 
 @functools.lru_cache(maxsize=32)
-def _word_structs(count: int, d: int) -> tuple[struct.Struct, struct.Struct]:
-    """Packs ``count`` blocks given as pairs of 64-bit words; unpacks their first ``d`` bytes."""
-    blocks = struct.Struct(f">{2 * count}Q")
-    heads = struct.Struct(">" + ("Q8x" if d == 8 else "QI4x") * count)
-    return blocks, heads
+def _heads(count: int, d: int) -> struct.Struct:
+    """Unpacks the first ``d`` bytes (8 or 12) of each of ``count`` blocks as words."""
+    return struct.Struct(">" + ("Q8x" if d == 8 else "QI4x") * count)
+
+
+@functools.lru_cache(maxsize=32)
+def _low_words(count: int) -> struct.Struct:
+    """Packs ``count`` 16-byte blocks from their low 64-bit words (high words zero)."""
+    return struct.Struct(">" + "8xQ" * count)
 
 
 def _ff1_prf_words(update: _Update, plan: _Ff1Plan, i: int, values: list[int]) -> Sequence[int]:
@@ -338,12 +341,14 @@ def _ff1_prf_words(update: _Update, plan: _Ff1Plan, i: int, values: list[int]) -
     Then the blocks of the whole batch are one `struct` pack (the high word is the same for
     all) and the ``y`` values one unpack, instead of a conversion per value each way.
     """
-    key = plan.round_keys[i]
-    low = key & _MASK64
-    words = [key >> 64, 0] * len(values)
-    words[1::2] = [low ^ value for value in values]
-    blocks, heads = _word_structs(len(values), plan.d)
-    ys: tuple[int, ...] = heads.unpack(update(blocks.pack(*words)))
+    count = len(values)
+    # Each block is round_keys[i] ^ NUM(B), and NUM(B) fills at most the low word: pack the
+    # NUM(B)s into zeroed blocks, then XOR the whole batch with the key repeated, as one
+    # integer, rather than once per value.
+    heads = _heads(count, plan.d)
+    packed = int.from_bytes(_low_words(count).pack(*values), "big")
+    pattern = int.from_bytes(plan.round_keys[i].to_bytes(16, "big") * count, "big")
+    ys: tuple[int, ...] = heads.unpack(update((packed ^ pattern).to_bytes(16 * count, "big")))
     if plan.d == 8:
         return ys
     return [(high << 32) | rest for high, rest in zip(ys[0::2], ys[1::2], strict=True)]

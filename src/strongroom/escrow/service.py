@@ -1,15 +1,18 @@
-"""Key escrow: deposits wrapped to an app's X25519 key, recovery by M distinct approvers.
+"""Key escrow: deposits wrapped to an app's escrow key, recovery by M distinct approvers.
 
-Each app has an X25519 escrow key pair derived from the keyring's ``escrow`` key
-(HKDF-SHA256, info naming the app), so no private key is ever stored. A client wraps its
-data key to the app's public key (`strongroom.crypto.keywrap`) and deposits it; the
-deposit is checked to unwrap under its app, key id and version before it is stored.
+Each app's escrow key is X25519 (the default) or RSA-OAEP-3072, per app
+(``escrow_algorithms_per_app``); see `strongroom.escrow.rsa_keys` for the RSA key pairs.
+An X25519 key pair is derived from the keyring's ``escrow`` key (HKDF-SHA256, info naming
+the app), so no X25519 private key is ever stored. A client wraps its data key to the
+app's public key (`strongroom.crypto.keywrap` or `strongroom.crypto.rsa_keywrap`) and
+deposits it; the deposit is checked to unwrap under its app, key id and version, with the
+app's algorithm, before it is stored.
 
-Recovery: the deposit's owner (and only the owner) asks for it with a fresh X25519 public
-key of their own; M distinct approvers (M per app, default 2; never the requester) approve,
-any one may deny; once approved, the owner releases it once and receives the data key
-wrapped to the public key given in the request. Every step is one audit event; no key,
-wrapped or not, enters an event.
+Recovery: the deposit's owner (and only the owner) asks for it with a fresh X25519 or
+RSA-OAEP-3072 public key of their own; M distinct approvers (M per app, default 2;
+never the requester) approve, any one may deny; once approved, the owner releases it
+once and receives the data key wrapped to the public key given in the request. Every
+step is one audit event; no key, wrapped or not, enters an event.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from strongroom.audit.recorder import Recorder
 from strongroom.call import Call
 from strongroom.clock import Clock
 from strongroom.config import Settings
-from strongroom.crypto import keywrap
+from strongroom.crypto import keywrap, rsa_keywrap
 from strongroom.crypto.kdf import hkdf_sha256
 from strongroom.errors import (
     ConflictError,
@@ -37,6 +40,7 @@ from strongroom.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from strongroom.escrow import rsa_keys
 from strongroom.kms.keyring import Keyring
 from strongroom.store.engine import Database
 from strongroom.store.models import EscrowDecision, EscrowDeposit, EscrowRequest
@@ -49,11 +53,41 @@ _KEY_ID = re.compile(r"[A-Za-z0-9._:@/+-]{1,64}")
 _ID = re.compile(r"[0-9a-f]{32}")
 
 
+X25519 = "x25519"
+RSA = rsa_keywrap.ALGORITHM
+_FORMATS = {keywrap.VERSION: X25519, rsa_keywrap.VERSION: RSA}
+
+
 @dataclass(frozen=True)
 class PublicKey:
+    """An app's escrow public key: raw X25519 (32 bytes) or RSA SubjectPublicKeyInfo DER."""
+
     app: str
     version: int
+    algorithm: str
     public: bytes
+
+
+def _format(wrapped: bytes) -> str:
+    """The algorithm a wrapped key's leading byte names; `DecryptionError` if none."""
+    if not wrapped or wrapped[0] not in _FORMATS:
+        raise DecryptionError()
+    return _FORMATS[wrapped[0]]
+
+
+def check_recipient(public: bytes) -> str:
+    """The algorithm of a requester's public key: raw X25519 or RSA-3072 SPKI DER.
+    `InvalidRequestError` for anything else (a low-order X25519 point, another RSA size)."""
+    try:
+        if len(public) == keywrap.POINT_BYTES:
+            keywrap.x25519_shared(os.urandom(32), public)
+            return X25519
+        rsa_keywrap.load_public(public)
+        return RSA
+    except FieldError:
+        raise InvalidRequestError(
+            "recipient_public_key is not a usable X25519 or RSA-OAEP-3072 (SPKI DER) key"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -103,19 +137,42 @@ class EscrowService:
         """M for ``app``: its own setting, or the default (2)."""
         return self.settings.escrow_approvals_per_app.get(app, self.settings.escrow_approvals)
 
+    def algorithm(self, app: str) -> str:
+        """The escrow key algorithm of ``app``: its own setting, or x25519."""
+        return self.settings.escrow_algorithms_per_app.get(app, X25519)
+
     def _private(self, app: str, version: int) -> bytes:
         material = self.keyring().get(PURPOSE, version).material
         return hkdf_sha256(material, info=_INFO + app.encode("ascii"))
 
+    def _unwrap(self, session: Session, app: str, version: int, wrapped: bytes,
+                context: bytes) -> bytes:  # fmt: skip
+        """Unwrap a deposit with the app's key of its own format; `DecryptionError` else."""
+        if _format(wrapped) == X25519:
+            return keywrap.unwrap(self._private(app, version), wrapped, context)
+        if rsa_keywrap.key_version(wrapped) != version:
+            raise DecryptionError()
+        private = rsa_keys.private_key(session, self.keyring(), app, version)
+        return rsa_keywrap.unwrap(private, wrapped, context)
+
     def public_key(self, call: Call, app: str) -> PublicKey:
-        """The app's current escrow public key (X25519, raw 32 bytes) and its version."""
+        """The app's current escrow public key, its algorithm and version. An RSA app's key
+        pair for the current keyring version is made on first use (hence a write)."""
         _check_app(app)
+        algorithm = self.algorithm(app)
         with self.recorder.action(
             call.request_id, call.actor, "escrow.public_key.read", f"escrow/apps/{app}",
-            writes=False,
-        ):  # fmt: skip
+            writes=algorithm == RSA,
+        ) as tx:  # fmt: skip
             version = self.keyring().current(PURPOSE).version
-            return PublicKey(app, version, keywrap.public_key(self._private(app, version)))
+            if algorithm == RSA:
+                public = rsa_keys.public_key(
+                    tx.session, self.keyring(), app, version, self.clock.now_us()
+                )
+                tx.detail = {"algorithm": algorithm, "version": version}
+                return PublicKey(app, version, algorithm, public)
+            public = keywrap.public_key(self._private(app, version))
+            return PublicKey(app, version, algorithm, public)
 
     def deposit(
         self,
@@ -136,10 +193,16 @@ class EscrowService:
         with self.recorder.action(
             call.request_id, call.actor, "escrow.deposit", f"escrow/apps/{app}"
         ) as tx:
+            algorithm = self.algorithm(app)
             try:
-                private = self._private(app, escrow_version)
-                keywrap.unwrap(private, wrapped, keywrap.escrow_context(app, key_id, key_version))
+                if _format(wrapped) != algorithm:
+                    raise InvalidRequestError(f"this app's escrow keys are {algorithm}")
             except DecryptionError:
+                raise InvalidRequestError("wrapped is not a wrapped key") from None
+            try:
+                context = keywrap.escrow_context(app, key_id, key_version)
+                self._unwrap(tx.session, app, escrow_version, wrapped, context)
+            except (DecryptionError, NotFoundError):
                 raise InvalidRequestError(
                     "the wrapped key does not open under this app's escrow key, key id and version"
                 ) from None
@@ -152,16 +215,15 @@ class EscrowService:
                 ),
             )  # fmt: skip
             tx.resource = f"escrow/deposits/{deposit_id}"
-            tx.detail = {"app": app, "key_id": key_id, "key_version": key_version}
+            tx.detail = {
+                "app": app, "key_id": key_id, "key_version": key_version, "algorithm": algorithm,
+            }  # fmt: skip
             return deposit_id
 
     def request(self, call: Call, requester: str, deposit_id: str, recipient: bytes) -> RequestView:
         """Open a recovery request for the requester's own deposit."""
         _check_id(deposit_id, "deposit")
-        try:
-            keywrap.x25519_shared(os.urandom(32), recipient)
-        except FieldError:
-            raise InvalidRequestError("recipient_public_key is not a usable X25519 key") from None
+        recipient_algorithm = check_recipient(recipient)
         with self.recorder.action(
             call.request_id, call.actor, "escrow.request", f"escrow/deposits/{deposit_id}"
         ) as tx:
@@ -175,7 +237,10 @@ class EscrowService:
             )  # fmt: skip
             repo.add(tx.session, row)
             tx.resource = f"escrow/requests/{row.id}"
-            tx.detail = {"deposit": deposit_id, "threshold": row.threshold}
+            tx.detail = {
+                "deposit": deposit_id, "threshold": row.threshold,
+                "recipient_algorithm": recipient_algorithm,
+            }  # fmt: skip
             return RequestView(
                 row.id, deposit_id, deposit.app, deposit.key_id, deposit.key_version,
                 row.status, 0, row.threshold,
@@ -246,10 +311,13 @@ class EscrowService:
             if deposit is None:
                 raise NotFoundError("no such deposit")
             context = keywrap.escrow_context(deposit.app, deposit.key_id, deposit.key_version)
-            data_key = keywrap.unwrap(
-                self._private(deposit.app, deposit.escrow_version), deposit.wrapped, context
+            data_key = self._unwrap(
+                tx.session, deposit.app, deposit.escrow_version, deposit.wrapped, context
             )
-            rewrapped = keywrap.wrap(row.recipient_public, data_key, context)
+            if check_recipient(row.recipient_public) == X25519:
+                rewrapped = keywrap.wrap(row.recipient_public, data_key, context)
+            else:
+                rewrapped = rsa_keywrap.wrap(row.recipient_public, data_key, context, version=0)
             row.status = "released"
             row.released_us = self.clock.now_us()
             tx.detail = {"approvals": view.approvals, "threshold": row.threshold}

@@ -38,12 +38,20 @@ class Reviews:
     """The reviewer's side of governance."""
 
     def __init__(
-        self, database: Database, recorder: Recorder, clock: Clock, keyring: Callable[[], Keyring]
+        self,
+        database: Database,
+        recorder: Recorder,
+        clock: Clock,
+        keyring: Callable[[], Keyring],
+        changed: Callable[[str], None] | None = None,
     ) -> None:
+        """``changed(app)`` is called once a decision on one of the app's submissions has
+        committed (it drops cached approved scopes); a failed decision changes nothing."""
         self.db = database
         self.recorder = recorder
         self.clock = clock
         self.keyring = keyring
+        self._changed = changed
 
     def list(self, call: Call, status: str = "pending", limit: int = 100) -> list[SubmissionView]:
         """Submissions in a status, newest first."""
@@ -65,6 +73,19 @@ class Reviews:
 
     def _decide(
         self, call: Call, reviewer: str, ident: str, reason: str, *, approve: bool
+    ) -> SubmissionView:
+        decided = self._decide_in(call, reviewer, ident, reason, approve)
+        if self._changed is not None:
+            self._changed(decided.app)
+        return decided
+
+    def _decide_in(
+        self,
+        call: Call,
+        reviewer: str,
+        ident: str,
+        reason: str,
+        approve: bool,
     ) -> SubmissionView:
         action = "reviews.approve" if approve else "reviews.deny"
         with self.recorder.action(call.request_id, call.actor, action, f"reviews/{ident}") as tx:

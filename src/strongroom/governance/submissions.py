@@ -13,6 +13,7 @@ Each public method that serves a caller appends exactly one audit event.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from strongroom.config import Settings
 from strongroom.crypto import dsse
 from strongroom.errors import EnvelopeError, ForbiddenError, NotFoundError, StrongroomError
 from strongroom.governance import policy, preflight, signing
+from strongroom.governance.scope_cache import Governed, ScopeCache
 from strongroom.kms.keyring import Keyring
 from strongroom.store.engine import Database
 from strongroom.store.models import GovApp, GovSubmission
@@ -132,6 +134,7 @@ class Submissions:
         self.recorder = recorder
         self.clock = clock
         self.keyring = keyring
+        self._scopes = ScopeCache(settings.revocation_refresh_seconds)
 
     def bundle(self) -> policy.Bundle:
         """The default policy bundle plus the organisation's directories (read each time,
@@ -162,6 +165,19 @@ class Submissions:
             )
             raise
         name = checked.manifest.name
+        try:
+            return self._store(call, subject, name, checked, clean)
+        finally:
+            self.forget_scopes(name)
+
+    def _store(
+        self,
+        call: Call,
+        subject: str,
+        name: str,
+        checked: preflight.Check,
+        clean: list[dict[str, Any]],
+    ) -> SubmissionView:
         with self.recorder.action(call.request_id, call.actor, "apps.submit", f"apps/{name}") as tx:
             now = self.clock.now_us()
             app = repo.app(tx.session, name, for_update=True)
@@ -255,11 +271,33 @@ class Submissions:
 
     def governed_scopes(self, name: str) -> frozenset[str] | None:
         """`approved_scopes` for an app known to governance; None for an app that has never
-        submitted a manifest (the token service then uses the operator's configuration)."""
+        submitted a manifest (the token service then uses the operator's configuration).
+
+        Served from a cache (`strongroom.governance.scope_cache`): a change made on this
+        node applies at once, one made on another replica within
+        ``revocation_refresh_seconds``. The scopes always come from an envelope that
+        verified; a tampered row raises `EnvelopeError` once it is read.
+        """
+        return self._scopes.get(name, self._load_governed)
+
+    def forget_scopes(self, name: str) -> None:
+        """Drop the cached scopes of ``name`` (its governance state has just changed)."""
+        self._scopes.forget(name)
+
+    def _load_governed(self, name: str, previous: Governed | None) -> Governed:
+        keyring = self.keyring()
+        versions = tuple(v.version for v in keyring.versions(signing.PURPOSE))
         with self.db.transaction(read_only=True) as session:
             if repo.app(session, name) is None:
-                return None
-            return self._approved(session, name)
+                return Governed(None)
+            row = self._approved_row(session, name)
+            if row is None or row.envelope is None:
+                return Governed(frozenset())
+            digest = hashlib.sha256(row.envelope.encode("utf-8")).digest()
+            fingerprint = (row.id, digest, id(keyring), versions)
+            if previous is not None and previous.fingerprint == fingerprint:
+                return previous
+            return Governed(self._verified(row, name, keyring), fingerprint)
 
     def _approved_row(self, session: Session, name: str) -> GovSubmission | None:
         app = repo.app(session, name)
@@ -271,8 +309,11 @@ class Submissions:
         row = self._approved_row(session, name)
         if row is None or row.envelope is None:
             return frozenset()
-        envelope = dsse.Envelope.from_json(json.loads(row.envelope))
-        signed = signing.verify(envelope, signing.trusted_keys(self.keyring()))
+        return self._verified(row, name, self.keyring())
+
+    def _verified(self, row: GovSubmission, name: str, keyring: Keyring) -> frozenset[str]:
+        envelope = dsse.Envelope.from_json(json.loads(row.envelope or "null"))
+        signed = signing.verify(envelope, signing.trusted_keys(keyring))
         if signed["app"] != name or signed["submission"] != row.id:
             raise EnvelopeError("the signed manifest belongs to another app or submission")
         return frozenset(str(s) for s in signed["scopes"])

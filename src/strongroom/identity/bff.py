@@ -10,7 +10,7 @@ from an `ApiTokenSource`: today `MintedTokenSource` mints one with the existing
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import unquote
 
@@ -59,20 +59,23 @@ class ApiTokenSource(Protocol):
         """An access token for ``session`` through ``app``; never wider than both allow."""
 
 
-def narrowed_scopes(app: BffAppSettings, roles: Iterable[str]) -> list[str]:
+def narrowed_scopes(
+    app: BffAppSettings, roles: Iterable[str], role_scopes: Mapping[str, Sequence[str]]
+) -> list[str]:
     """The app's scopes that the user's roles entitle to, in the app's order."""
-    allowed = role_table.entitlements(roles)
-    return [s for s in app.scopes if s in allowed]
+    held = list(roles)
+    return [s for s in app.scopes if role_table.entitled(role_scopes, held, s)]
 
 
 class MintedTokenSource:
     """Mints the token directly with the `TokenService` (until RFC 8693 exchange lands)."""
 
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, role_scopes: Mapping[str, Sequence[str]]) -> None:
         self._tokens = tokens
+        self._role_scopes = role_scopes
 
     def token_for(self, session: SessionView, app: BffAppSettings) -> IssuedToken:
-        scopes = narrowed_scopes(app, session.roles)
+        scopes = narrowed_scopes(app, session.roles, self._role_scopes)
         return self._tokens.mint(
             session.subject, scopes, app.token_ttl, client_id=f"bff:{app.name}"
         )

@@ -9,21 +9,26 @@ event: events name ``jti`` values, client ids and (HMAC'd) subjects.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from strongroom.audit import identifiers
-from strongroom.audit.events import Detail
+from strongroom.audit.events import Detail, Outcome
 from strongroom.audit.recorder import Recorder
 from strongroom.call import Call
 from strongroom.clock import Clock
 from strongroom.config import Settings
 from strongroom.errors import (
+    AuthError,
     DpopProofError,
     InvalidDpopProofError,
     InvalidRequestError,
     OAuthError,
+    StrongroomError,
     UnauthenticatedError,
     UnauthorizedClientError,
     UseDpopNonceError,
@@ -60,7 +65,29 @@ from strongroom.store.engine import Database
 from strongroom.store.repositories import oauth as repo
 
 TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 - a path
+EXCHANGE = "oauth.token.exchange"
+logger = logging.getLogger("strongroom.identity")
 MAX_NAME_CHARS = 256
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The outcome of an exchange attempt and the one audit event that records it."""
+
+    actor: str
+    resource: str
+    outcome: Outcome
+    detail: Detail
+    result: Exchanged | None = None
+    error: Exception | None = None
+
+    def outcome_or_raise(self) -> Exchanged:
+        """The exchanged token, or the error that refused the request (raised)."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:  # pragma: no cover - an attempt holds one or the other
+            raise RuntimeError("an exchange attempt without an outcome")
+        return self.result
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,7 @@ class Broker:
         self._clock = clock
         self._keyring = keyring
         self._tokens = tokens
+        self._late: set[asyncio.Future[None]] = set()
         self.revocations = RevocationState(database, clock, settings.revocation_refresh_seconds)
         self.replay: ReplayCache = MemoryReplayCache(clock)
         if settings.proof_replay_store == "database":
@@ -165,35 +193,121 @@ class Broker:
         """RFC 8693 exchange for an authenticated client; one audited event either way.
 
         ``malformed`` is an error found in the request before the client was known: it is
-        raised (and audited) once the client has authenticated.
+        raised (and audited) once the client has authenticated. Returns once the event is
+        durable; a failure is recorded (``denied`` or ``error``) and raised. `AuditError`
+        if no event can be written (then nothing is returned).
         """
-        action = "oauth.token.exchange"
-        client_id = self.authenticate_client(call, creds, action)
+        attempt = self._attempt(call, form, creds, proof, malformed)
+        self._recorder.record(
+            call.request_id,
+            attempt.actor,
+            EXCHANGE,
+            attempt.resource,
+            attempt.outcome,
+            attempt.detail,
+            cause=attempt.error,
+        )
+        return attempt.outcome_or_raise()
+
+    async def exchange_async(
+        self,
+        call: Call,
+        form: Mapping[str, Sequence[str]],
+        creds: ClientCredentials,
+        proof: str | None,
+        malformed: OAuthError | None = None,
+    ) -> Exchanged:
+        """`exchange` for coroutines: the same checks, event and errors, without blocking.
+
+        The work (client authentication, DPoP, verification, signing) runs in a worker
+        thread; its one event is then group-committed while the loop serves other
+        requests, and the token is returned only once the event is durable. If the caller
+        is cancelled meanwhile, the work still finishes and its event is still recorded.
+        """
+        job = asyncio.ensure_future(
+            asyncio.to_thread(self._attempt, call, form, creds, proof, malformed)
+        )
+        try:
+            attempt = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            job.add_done_callback(functools.partial(self._record_late, call))
+            raise
+        await self._recorder.record_async(
+            call.request_id,
+            attempt.actor,
+            EXCHANGE,
+            attempt.resource,
+            attempt.outcome,
+            attempt.detail,
+            cause=attempt.error,
+        )
+        return attempt.outcome_or_raise()
+
+    def _record_late(self, call: Call, job: asyncio.Future[_Attempt]) -> None:
+        """Record an exchange whose caller was cancelled; nobody waits for the event."""
+        if job.cancelled() or job.exception() is not None:
+            logger.warning("an exchange of a cancelled request %s failed", call.request_id)
+            return
+        attempt = job.result()
+        task = asyncio.ensure_future(
+            self._recorder.record_async(
+                call.request_id,
+                attempt.actor,
+                EXCHANGE,
+                attempt.resource,
+                attempt.outcome,
+                attempt.detail,
+            )
+        )
+        self._late.add(task)
+        task.add_done_callback(self._settled_late)
+
+    def _settled_late(self, task: asyncio.Future[None]) -> None:
+        self._late.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("could not record the exchange of a cancelled request")
+
+    def _attempt(
+        self,
+        call: Call,
+        form: Mapping[str, Sequence[str]],
+        creds: ClientCredentials,
+        proof: str | None,
+        malformed: OAuthError | None,
+    ) -> _Attempt:
+        """Authenticate the client and exchange; the outcome and the event it needs.
+
+        Never raises for a refused request: the error travels in the attempt, so that the
+        caller records the event before raising it.
+        """
+        try:
+            client_id = self.clients.authenticate(creds, self.token_endpoint)
+        except OAuthError as exc:
+            return _Attempt(call.actor, "oauth/clients", "denied", {"error": exc.slug}, error=exc)
         actor = f"client:{client_id}"
-        with self._recorder.action(
-            call.request_id, actor, action, "oauth/token", writes=False
-        ) as tx:
-            tx.detail["client_id"] = client_id
+        try:
             if malformed is not None:
                 raise malformed
             jkt = None
             if proof is not None:
                 jkt = self.dpop.verify(proof, htm="POST", htu=self.token_endpoint).jkt
-            tx.detail["dpop"] = jkt is not None
             result = self.exchanger.exchange(form, client_id, jkt)
-            tx.resource = f"oauth/token/{result.issued.jti}"
-            tx.detail.update(
-                {
-                    "subject": self._hide(result.subject),
-                    "parent": result.parent,
-                    "jti": result.issued.jti,
-                    "scopes": list(result.issued.scopes),
-                    "ttl": result.issued.expires_in,
-                }
-            )
-            if result.actor is not None:
-                tx.detail["actor"] = self._hide(result.actor)
-        return result
+        except Exception as exc:
+            outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
+            slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
+            return _Attempt(actor, "oauth/token", outcome, {"error": slug}, error=exc)
+        detail: Detail = {
+            "client_id": client_id,
+            "dpop": jkt is not None,
+            "subject": self._hide(result.subject),
+            "parent": result.parent,
+            "jti": result.issued.jti,
+            "scopes": list(result.issued.scopes),
+            "ttl": result.issued.expires_in,
+        }
+        if result.actor is not None:
+            detail["actor"] = self._hide(result.actor)
+        return _Attempt(actor, f"oauth/token/{result.issued.jti}", "success", detail, result=result)
 
     # -- revocation and introspection ---------------------------------------------------
 
@@ -384,6 +498,46 @@ class Broker:
             if scheme != "bearer":
                 raise DpopProofError("invalid_token")
             return principal
+        return self._check_proof(token, principal, scheme, proof, method, path)
+
+    async def authenticate_access_async(
+        self,
+        token: str,
+        *,
+        scheme: str = "bearer",
+        proof: str | None = None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Principal:
+        """`authenticate_access` for coroutines: the same checks, on every call.
+
+        A token verified before (`TokenService.cached_claims`) is checked on the event loop;
+        the signature check of a new token, a revocation reload that is due and DPoP proofs
+        (whose replay cache may be a store) run in a worker thread.
+        """
+        claims = self._tokens.cached_claims(token)
+        if claims is None:
+            claims = await asyncio.to_thread(self._tokens.verify_claims, token)
+        principal = principal_of(claims)
+        await self.revocations.check_async(principal)
+        if principal.jkt is None:
+            if scheme != "bearer":
+                raise DpopProofError("invalid_token")
+            return principal
+        return await asyncio.to_thread(
+            self._check_proof, token, principal, scheme, proof, method, path
+        )
+
+    def _check_proof(
+        self,
+        token: str,
+        principal: Principal,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        path: str,
+    ) -> Principal:
+        """``principal`` if ``proof`` is a valid DPoP proof for its bound key and this call."""
         if scheme != "dpop" or proof is None:
             raise DpopProofError("invalid_token")
         try:

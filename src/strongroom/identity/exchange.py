@@ -143,11 +143,14 @@ class TokenExchange:
 
     def _target(self, form: Mapping[str, Sequence[str]]) -> None:
         audience = self._tokens.audience
-        issuer = normalise_uri(self._tokens.issuer).rstrip("/")
         for value in form.get("audience", ()):
             if value != audience:
                 raise InvalidTargetError("Strongroom issues tokens only for its own audience")
-        for value in form.get("resource", ()):
+        resources = form.get("resource", ())
+        if not resources:
+            return
+        issuer = normalise_uri(self._tokens.issuer).rstrip("/")
+        for value in resources:
             try:
                 target = normalise_uri(value)
             except ValueError:

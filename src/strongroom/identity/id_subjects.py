@@ -3,11 +3,14 @@
 The sign-in side (`strongroom.identity.oidc`) validates an ID token fully (signature from
 the provider's JWKS, ``iss``, ``aud``, expiry, ``azp``); this adapter gives the broker what
 it needs from the result: the user's Strongroom subject (their user name), their roles,
-and the lineage id of the sign-in (``sid``, else the ID token's ``jti``) that revoking the
-sign-in kills descendants by.
+and the lineage id of the sign-in that revoking it kills descendants by: the provider's
+session id (``sid``), else the ID token's ``jti``, else a digest of the ID token itself
+(each sign-in gets a token of its own, so the digest names that sign-in).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from strongroom.errors import SignInError, UnauthenticatedError
 from strongroom.identity.oidc.idtoken import SubjectTokenVerifier as OidcVerifier
@@ -30,8 +33,7 @@ class IdTokenSubjects:
             raise UnauthenticatedError() from None
         session = found.claims.get("sid") or found.claims.get("jti")
         if not isinstance(session, str) or not session:
-            # Without a session or token id the sign-in could not be revoked by lineage.
-            raise UnauthenticatedError()
+            session = "idt:" + hashlib.sha256(token.encode()).hexdigest()
         return VerifiedSubject(
             subject=found.username,
             issuer=found.issuer,

@@ -15,6 +15,7 @@ tokens issued later in the same second.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterable
@@ -103,6 +104,18 @@ class RevocationState:
             principal.issued_at,
         ):
             raise UnauthenticatedError()
+
+    async def check_async(self, principal: Principal) -> None:
+        """`check` for coroutines: from memory, or in a worker thread when a reload is due.
+
+        The same answer as `check`, on every call: a cached token is checked here too.
+        """
+        if principal.kind != "access":
+            return
+        if time.monotonic() - self._snapshot.loaded >= self.refresh_seconds:
+            await asyncio.to_thread(self.check, principal)
+        else:
+            self.check(principal)
 
     def noted(
         self, token_ids: Iterable[str] = (), epoch: tuple[str, str, int] | None = None

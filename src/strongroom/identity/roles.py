@@ -1,29 +1,21 @@
 """Strongroom roles and the scopes each entitles its holder to.
 
 A signed-in user's roles come from their provider's group claim and, when SCIM is on,
-from their SCIM groups (see docs/identity.md). A token minted for a user never carries a
-scope outside the union of their roles' entitlements.
+from their SCIM groups (see docs/identity.md). The entitlements of each role are one table
+in the settings (``oauth_role_scopes``, defaults in `strongroom.config.DEFAULT_ROLE_SCOPES`),
+used by token exchange and by the BFF alike: a token issued for a user never carries a
+scope that none of their roles' patterns matches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from strongroom.identity import scopes
 
 ROLES = ("admin", "reviewer", "app-owner", "app-user")
 
-ENTITLEMENTS: dict[str, frozenset[str]] = {
-    "admin": frozenset({scopes.SYS_READ, scopes.SYS_WRITE, scopes.AUDIT_READ, scopes.AUDIT_HASH}),
-    "reviewer": frozenset({scopes.SYS_READ, scopes.AUDIT_READ}),
-    "app-owner": frozenset({scopes.SYS_READ}),
-    "app-user": frozenset(),
-}
 
-
-def entitlements(roles: Iterable[str]) -> frozenset[str]:
-    """Every scope the given roles entitle to; unknown role names entitle to nothing."""
-    granted: set[str] = set()
-    for role in roles:
-        granted |= ENTITLEMENTS.get(role, frozenset())
-    return frozenset(granted)
+def entitled(role_scopes: Mapping[str, Sequence[str]], roles: Iterable[str], scope: str) -> bool:
+    """Whether any of ``roles`` may hold ``scope``; unknown roles entitle to nothing."""
+    return any(scopes.allowed(role_scopes.get(role, ()), scope) for role in roles)

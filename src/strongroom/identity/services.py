@@ -40,7 +40,12 @@ class IdentityServices:
         self.registry = ProviderRegistry(settings)
         self.signin = SignIn(settings, database, recorder, clock, self.registry, hide)
         self.subject_tokens = SubjectTokenVerifier(self.registry, clock)
-        self.bff = Bff(settings, recorder, token_source or MintedTokenSource(tokens), hide)
+        self.bff = Bff(
+            settings,
+            recorder,
+            token_source or MintedTokenSource(tokens, settings.oauth_role_scopes),
+            hide,
+        )
 
         def kill_sessions(session: Session, user_id: str, subject: str) -> int:
             return repo.revoke_user_sessions(session, user_id, subject, clock.now_us())

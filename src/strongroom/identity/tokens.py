@@ -13,10 +13,18 @@ Each key is pinned to EdDSA. Decoded keys and accepted header segments are cache
 verification costs one Ed25519 verify plus one JSON parse. Unknown kids refresh the keyring
 from the store (at most once a second), so a rotation on another replica is picked up.
 Every failure is the same `UnauthenticatedError`.
+
+Tokens that passed the full check are remembered in a bounded cache keyed by the SHA-256 of
+the token string (never the token itself), for the key set they were verified under: a
+repeat presentation skips the Ed25519 verify but still gets every claim check (times
+included), so no entry outlives its ``exp``. The cache is dropped on seal and whenever the
+signing key set changes. Revocation and DPoP are not this module's concern: callers check
+them on every request, cached or not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -34,7 +42,13 @@ from strongroom.clock import Clock
 from strongroom.config import TOKEN_TTL_HARD_CEILING
 from strongroom.crypto import jwk as jwk_mod
 from strongroom.crypto import jws
-from strongroom.errors import InvalidRequestError, JwkError, JwsError, UnauthenticatedError
+from strongroom.errors import (
+    InvalidRequestError,
+    JwkError,
+    JwsError,
+    StrongroomError,
+    UnauthenticatedError,
+)
 from strongroom.identity.principal import Principal
 from strongroom.kms.keyring import Keyring, KeyVersion
 
@@ -46,6 +60,8 @@ CLOCK_SKEW_SECONDS = 30
 MAX_LINEAGE = 8
 _REFRESH_MIN_INTERVAL = 1.0
 _HEADER_CACHE_SIZE = 256
+#: Verified tokens remembered at most; beyond it expired entries go, then the oldest.
+VERIFIED_CACHE_SIZE = 8192
 
 # RFC 9864 deprecates "EdDSA" in favour of "Ed25519"; the fully-specified name is not yet
 # understood by common verifiers, so Strongroom keeps "EdDSA" (docs/adr/0003).
@@ -112,6 +128,8 @@ class TokenService:
         self._kid_by_version: dict[int, str] = {}
         self._headers: dict[str, str] = {}
         self._last_refresh = 0.0
+        # SHA-256 of a token -> (the key-set marker it was verified under, its claims).
+        self._verified: dict[bytes, tuple[int, dict[str, Any]]] = {}
 
     def _keys(self) -> tuple[dict[str, _SigningKey], dict[int, str]]:
         keyring = self._keyring_source()
@@ -129,6 +147,7 @@ class TokenService:
                     kid_by_version[version.version] = key.kid
                 self._by_kid, self._kid_by_version = by_kid, kid_by_version
                 self._headers = {}
+                self._verified = {}
                 self._cache_owner = marker
             return self._by_kid, self._kid_by_version
 
@@ -137,6 +156,7 @@ class TokenService:
         with self._lock:
             self._by_kid, self._kid_by_version, self._cache_owner = {}, {}, None
             self._headers = {}
+            self._verified = {}
 
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set: every live version, newest first."""
@@ -164,9 +184,11 @@ class TokenService:
         """
         if not 1 <= ttl <= TOKEN_TTL_HARD_CEILING:
             raise InvalidRequestError("ttl out of range")
-        current = self._keyring_source().current(PURPOSE)
         by_kid, kid_by_version = self._keys()
-        key = by_kid[kid_by_version[current.version]]
+        if not kid_by_version:
+            raise StrongroomError("keyring has no key for this purpose")
+        # The newest version is the keyring's current one (`Keyring.current`).
+        key = by_kid[kid_by_version[max(kid_by_version)]]
         now = self._clock.now_us() // 1_000_000
         jti = secrets.token_urlsafe(16)
         claims: dict[str, Any] = dict(extra or {})
@@ -223,14 +245,53 @@ class TokenService:
             self._headers[segment] = kid
         return kid
 
+    def cached_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token verified before under the current keys, re-checked now.
+
+        None if the token is not in the cache (verify it with `verify_claims`);
+        `UnauthenticatedError` if it is but its claims no longer pass (it expired).
+        Never blocks: no store access, no signature check.
+        """
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+            return None
+        entry = self._verified.get(hashlib.sha256(token.encode()).digest())
+        if entry is None:
+            return None
+        self._keys()  # a changed key set (or a seal) drops the cache
+        marker, claims = entry
+        if marker != self._cache_owner:
+            return None
+        self._check_claims(claims)
+        return dict(claims)
+
+    def _remember(self, token: str, marker: int | None, claims: dict[str, Any]) -> None:
+        if marker is None or marker != self._cache_owner:
+            return
+        digest = hashlib.sha256(token.encode()).digest()
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            with self._lock:
+                now = self._clock.now_us() // 1_000_000
+                snapshot = dict(self._verified)  # one C-level copy: safe against inserts
+                live = {d: e for d, e in snapshot.items() if int(e[1]["exp"]) > now}
+                while len(live) >= VERIFIED_CACHE_SIZE:
+                    del live[next(iter(live))]
+                self._verified = live
+        self._verified[digest] = (marker, dict(claims))
+
     def verify_claims(self, token: str) -> dict[str, Any]:
         """The claims of a valid Strongroom access token; `UnauthenticatedError` otherwise.
 
         Checks signature, type, issuer, audience, times and lifetime; not revocation (the
-        node's `RevocationState` does that) nor DPoP binding (the caller does).
+        node's `RevocationState` does that) nor DPoP binding (the caller does). A token
+        verified before under the same keys skips the signature check (`cached_claims`).
         """
+        cached = self.cached_claims(token)
+        if cached is not None:
+            return cached
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise UnauthenticatedError()
+        self._keys()
+        marker = self._cache_owner
         head, body, sig = token.split(".")
         key = self._key_for(self._kid_of(head))
         if key is None:
@@ -249,6 +310,7 @@ class TokenService:
         if not isinstance(claims, dict):
             raise UnauthenticatedError()
         self._check_claims(claims)
+        self._remember(token, marker, claims)
         return claims
 
     def verify(self, token: str) -> Principal:

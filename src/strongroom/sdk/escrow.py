@@ -1,7 +1,8 @@
 """Key escrow from the client: deposit a data key, recover it after M approvals.
 
-The data key is wrapped on the client to the app's escrow public key, so Strongroom stores
-it wrapped; a recovery is released wrapped to a one-time X25519 key that only the
+The data key is wrapped on the client to the app's escrow public key (X25519 or
+RSA-OAEP-3072, whichever the server names for the app), so Strongroom stores it wrapped;
+a recovery is released wrapped to a one-time X25519 or RSA-OAEP-3072 key that only the
 requesting owner's `Recovery` object holds. See `docs/key-recovery.md`.
 
 Errors: `EscrowError` for an HTTP problem (its message is the server's problem title and
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from strongroom.crypto import keywrap
+from strongroom.crypto import keywrap, rsa_keywrap
 
 __all__ = ["EscrowClient", "EscrowError", "Recovery"]
 
@@ -48,6 +49,7 @@ class Recovery:
     key_id: str
     key_version: int
     _private: bytes = field(repr=False)
+    algorithm: str = "x25519"
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a recovery holds a private key and cannot be pickled")
@@ -84,7 +86,15 @@ class EscrowClient:
         """Wrap ``data_key`` to the app's escrow key and deposit it; the deposit id."""
         public = self._call("GET", f"/v1/escrow/public-key?app={app}")
         context = keywrap.escrow_context(app, key_id, key_version)
-        wrapped = keywrap.wrap(_unb64(public["public_key"]), data_key, context)
+        algorithm = public.get("algorithm", "x25519")
+        if algorithm == rsa_keywrap.ALGORITHM:
+            wrapped = rsa_keywrap.wrap(
+                _unb64(public["public_key"]), data_key, context, version=public["version"]
+            )
+        elif algorithm == "x25519":
+            wrapped = keywrap.wrap(_unb64(public["public_key"]), data_key, context)
+        else:
+            raise EscrowError(0, "the server names an escrow algorithm this SDK does not know")
         body = {
             "app": app,
             "key_id": key_id,
@@ -94,14 +104,25 @@ class EscrowClient:
         }
         return str(self._call("POST", "/v1/escrow/deposits", body)["id"])
 
-    def request_recovery(self, deposit_id: str) -> Recovery:
-        """Ask to recover one's own deposit; keep the returned object for `release`."""
-        private = os.urandom(32)
-        body = {"deposit_id": deposit_id, "recipient_public_key": _b64(keywrap.public_key(private))}
+    def request_recovery(self, deposit_id: str, *, algorithm: str = "x25519") -> Recovery:
+        """Ask to recover one's own deposit; keep the returned object for `release`.
+
+        ``algorithm`` is that of the one-time key the release is wrapped to: ``x25519``
+        or ``rsa-oaep-3072``; `ValueError` for any other."""
+        if algorithm == "x25519":
+            private = os.urandom(32)
+            public = keywrap.public_key(private)
+        elif algorithm == rsa_keywrap.ALGORITHM:
+            private = rsa_keywrap.generate_private()
+            public = rsa_keywrap.public_key(private)
+        else:
+            raise ValueError("algorithm must be x25519 or rsa-oaep-3072")
+        body = {"deposit_id": deposit_id, "recipient_public_key": _b64(public)}
         out = self._call("POST", "/v1/escrow/requests", body)
         return Recovery(
-            out["id"], out["deposit_id"], out["app"], out["key_id"], out["key_version"], private
-        )
+            out["id"], out["deposit_id"], out["app"], out["key_id"], out["key_version"], private,
+            algorithm,
+        )  # fmt: skip
 
     def status(self, request_id: str) -> dict[str, Any]:
         """Where a request stands: status, approvals, threshold."""
@@ -119,4 +140,6 @@ class EscrowClient:
         """The recovered data key, once approved; `DecryptionError` if it does not unwrap."""
         out = self._call("POST", f"/v1/escrow/requests/{recovery.id}/release")
         context = keywrap.escrow_context(recovery.app, recovery.key_id, recovery.key_version)
+        if recovery.algorithm == rsa_keywrap.ALGORITHM:
+            return rsa_keywrap.unwrap(recovery._private, _unb64(out["wrapped"]), context)
         return keywrap.unwrap(recovery._private, _unb64(out["wrapped"]), context)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from strongroom.audit.recorder import Recorder
+from strongroom.audit.recorder import Audited, Recorder
 from strongroom.call import Call
 from strongroom.clock import Clock
 from strongroom.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
@@ -154,13 +154,32 @@ class SecretsService:
         with self._recorder.action(
             call.request_id, call.actor, "secrets.read", resource, writes=False
         ) as tx:
-            check_app(app)
-            check_name(name)
-            if version is not None and version < 1:
-                raise InvalidRequestError("versions start at 1")
-            found = self.backend.read(tx.session, app, name, version)
-            tx.detail.update({"secret": f"{app}/{name}", "version": found.version})
-            return found
+            return self._read(tx, app, name, version)
+
+    async def read_async(
+        self, call: Call, app: str, name: str, version: int | None = None
+    ) -> SecretValue:
+        """`read` for coroutines: the same checks and event (`Recorder.read_async`).
+
+        The store read runs in a worker thread; waiting for the event to be durable does
+        not hold one. Returns only once the event is durable; `AuditError` if it cannot be.
+        """
+        return await self._recorder.read_async(
+            call.request_id,
+            call.actor,
+            "secrets.read",
+            f"secrets/{app}/{name}",
+            lambda tx: self._read(tx, app, name, version),
+        )
+
+    def _read(self, tx: Audited, app: str, name: str, version: int | None) -> SecretValue:
+        check_app(app)
+        check_name(name)
+        if version is not None and version < 1:
+            raise InvalidRequestError("versions start at 1")
+        found = self.backend.read(tx.session, app, name, version)
+        tx.detail.update({"secret": f"{app}/{name}", "version": found.version})
+        return found
 
     def describe(self, call: Call, app: str, name: str) -> SecretMeta:
         """A secret's metadata and versions, never a value."""

@@ -462,3 +462,19 @@ class EscrowDecision(Base):
     approver: Mapped[str] = mapped_column(String(256), primary_key=True)
     decision: Mapped[str] = mapped_column(String(8))
     created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- escrow: RSA-OAEP-3072 app keys ------------------------------------------------------
+
+
+class EscrowRsaKey(Base):
+    """An app's RSA-OAEP-3072 escrow key pair for one keyring ``escrow`` version; the
+    private half is sealed under a key derived from that keyring version."""
+
+    __tablename__ = "escrow_rsa_keys"
+
+    app: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_spki: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
+    created_us: Mapped[int] = mapped_column(BigInteger)

@@ -7,12 +7,14 @@ item at once and then write nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 
 from strongroom.crypto import aead
 from strongroom.crypto.fpe import FF1, FF3_1
 from strongroom.errors import FormatError, StrongroomError
+from strongroom.tokenize.formats import Format
 from strongroom.tokenize.keys import PolicyKeys
 from strongroom.tokenize.policy import PolicySpec
 
@@ -30,10 +32,12 @@ def seal(keys: PolicyKeys, value: str, aad: bytes) -> bytes:
     return aead.encrypt(keys.seal, value.encode("utf-8"), aad, key_version=keys.version)
 
 
-def seal_many(keys: PolicyKeys, items: Sequence[tuple[str, bytes]]) -> list[bytes]:
-    """`seal` of many ``(value, aad)`` pairs, with one AES key schedule."""
-    pairs = [(value.encode("utf-8"), aad) for value, aad in items]
-    return aead.encrypt_many(keys.seal, pairs, key_version=keys.version)
+def seal_many(
+    keys: PolicyKeys, values: Sequence[str], aad_prefix: bytes, refs: Sequence[bytes]
+) -> list[bytes]:
+    """`seal` of each value with associated data ``aad_prefix + refs[i]``, in one batch."""
+    plaintexts = [value.encode("utf-8") for value in values]
+    return aead.encrypt_batch(keys.seal, plaintexts, aad_prefix, refs, key_version=keys.version)
 
 
 def unseal(keys: PolicyKeys, blob: bytes, aad: bytes) -> str:
@@ -43,6 +47,8 @@ def unseal(keys: PolicyKeys, blob: bytes, aad: bytes) -> str:
 def check_values(spec: PolicySpec, values: Sequence[str]) -> ItemErrors:
     """Every value that does not fit the policy's format, by index."""
     fmt = spec.value_format
+    if fmt.check_all(values):
+        return {}
     errors: ItemErrors = {}
     for i, value in enumerate(values):
         try:
@@ -50,6 +56,30 @@ def check_values(spec: PolicySpec, values: Sequence[str]) -> ItemErrors:
         except FormatError as exc:
             errors[i] = exc
     return errors
+
+
+def _cipher(spec: PolicySpec, keys: PolicyKeys) -> tuple[FF1 | FF3_1, bytes]:
+    """The policy's format-preserving cipher and its tweak."""
+    tweak = bytes.fromhex(spec.tweak)
+    alphabet = spec.value_format.alphabet
+    if spec.cipher == "ff1":
+        return FF1(keys.fpe, alphabet), tweak
+    return FF3_1(keys.fpe, alphabet), tweak[:7]
+
+
+def _uniform_cut(fmt: Format, texts: Sequence[str], keep: int, low: int) -> int | None:
+    """How many leading characters of every text are enciphered, when that is the same for
+    the whole batch, every text is enciphered whole but its kept tail, and the cut meets
+    the cipher's minimum; None otherwise (the per-text path decides)."""
+    if fmt.name not in ("digits", "custom", "card") or not texts:
+        return None
+    lengths = set(map(len, texts))
+    if len(lengths) != 1:
+        return None
+    cut = lengths.pop() - keep
+    if cut < low or (fmt.name == "card" and not "".join(texts).isdigit()):
+        return None
+    return cut
 
 
 def fpe(
@@ -61,13 +91,15 @@ def fpe(
     cipher's domain minimum (radix ** length >= 1,000,000), or the item fails.
     """
     fmt = spec.value_format
-    tweak = bytes.fromhex(spec.tweak)
-    cipher: FF1 | FF3_1
-    if spec.cipher == "ff1":
-        cipher = FF1(keys.fpe, fmt.alphabet)
-    else:
-        cipher = FF3_1(keys.fpe, fmt.alphabet)
-        tweak = tweak[:7]
+    cipher, tweak = _cipher(spec, keys)
+    cut = _uniform_cut(fmt, texts, spec.keep_last, cipher.min_length)
+    if cut is not None and isinstance(cipher, FF1):
+        # The common batch: one shape, every character enciphered but the kept tail.
+        # A text the cipher refuses falls through to the per-text path, which says which.
+        run = cipher.encrypt_many if encrypt else cipher.decrypt_many
+        with contextlib.suppress(FormatError):
+            done = run([text[:cut] for text in texts], tweak)
+            return [out + text[cut:] for out, text in zip(done, texts, strict=True)], {}
     errors: ItemErrors = {}
     # None: every character is enciphered but the kept tail (plain slicing, the fast path).
     spots: list[list[int] | None] = []

@@ -16,9 +16,10 @@ takes effect on the next call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from strongroom.clock import Clock
@@ -72,6 +73,10 @@ class PolicyKeys:
         """The keyed index of a value or token (HMAC-SHA256): equal inputs, equal indexes."""
         return self._index_prf.digest(data)
 
+    def index_many(self, prefix: bytes, items: Sequence[bytes], size: int) -> list[bytes]:
+        """`index_of` of ``prefix + item`` for each item, cut to ``size`` bytes, in order."""
+        return [d[:size] for d in self._index_prf.digest_many([prefix + i for i in items])]
+
 
 def _row(session: Session, kind: str, ident: str) -> TokenKey | None:
     stmt = select(TokenKey).where(TokenKey.kind == kind, TokenKey.ident == ident)
@@ -111,14 +116,17 @@ def create_policy_key(
     _write(session, POLICY, pid, region, region_key, 0, clock)
 
 
+# Built once: every tokenize or detokenize call runs it.
+_KEYS = select(TokenKey).where(
+    ((TokenKey.kind == POLICY) & (TokenKey.ident == bindparam("pid")))
+    | ((TokenKey.kind == REGION) & (TokenKey.ident == bindparam("region")))
+)
+
+
 def policy_keys(session: Session, keyring: Keyring, region: str, pid: str) -> PolicyKeys:
     """The policy's derived keys; `ShreddedError` if its key or its region's was destroyed."""
-    stmt = select(TokenKey).where(
-        ((TokenKey.kind == POLICY) & (TokenKey.ident == pid))
-        | ((TokenKey.kind == REGION) & (TokenKey.ident == region))
-    )
     newest: dict[str, TokenKey] = {}
-    for found in session.execute(stmt).scalars():
+    for found in session.execute(_KEYS, {"pid": pid, "region": region}).scalars():
         if found.kind not in newest or found.version > newest[found.kind].version:
             newest[found.kind] = found
     row, region_row = newest.get(POLICY), newest.get(REGION)

@@ -317,27 +317,26 @@ class TokenVault:
         expires = self._expiry(spec, now)
         region, pid = spec.region, row.pid
         base = engine.value_aad(row.app, spec.name, region, b"")
-        encode, tag_key = codec.encode, pkeys.tag
         if spec.deterministic:
             # Equal values meet on the primary key: ref = HMAC(index key, value), cut.
-            refs = {}
-            for value in values:
-                if value not in refs:
-                    refs[value] = pkeys.index_of(b"opaque\x00" + value.encode("utf-8"))[:16]
-            tokens = [encode(tag_key, region, refs[v]) for v in values]
-            self._store(session, pid, pkeys, base, [(r, v) for v, r in refs.items()], now, expires)
-            return tokens
-        fresh = list(zip(codec.new_refs(len(values)), values, strict=True))
-        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in fresh])
+            unique = list(dict.fromkeys(values))
+            refs = pkeys.index_many(
+                b"opaque\x00", [value.encode("utf-8") for value in unique], codec.REF_BYTES
+            )
+            token_of = dict(zip(unique, codec.encode_many(pkeys.tag, region, refs), strict=True))
+            self._store(session, pid, pkeys, base, refs, unique, now, expires)
+            return [token_of[value] for value in values]
+        refs = codec.new_refs(len(values))
+        sealed = engine.seal_many(pkeys, values, base, refs)
         version, live = pkeys.version, repo.LIVE
         repo.insert_values(
             session,
             [
                 (pid, ref, blob, version, live, now, expires)
-                for (ref, _), blob in zip(fresh, sealed, strict=True)
+                for ref, blob in zip(refs, sealed, strict=True)
             ],
         )
-        return [encode(tag_key, region, ref) for ref, _ in fresh]
+        return codec.encode_many(pkeys.tag, region, refs)
 
     def _store(
         self,
@@ -345,18 +344,19 @@ class TokenVault:
         pid: str,
         pkeys: PolicyKeys,
         base: bytes,
-        items: list[tuple[bytes, str]],
+        refs: Sequence[bytes],
+        values: Sequence[str],
         now: int,
         expires: int | None,
     ) -> None:
         """Seal and upsert values under derived refs (live rows stay; dead ones revive)."""
-        sealed = engine.seal_many(pkeys, [(value, base + ref) for ref, value in items])
+        sealed = engine.seal_many(pkeys, values, base, refs)
         version, live = pkeys.version, repo.LIVE
         repo.upsert_values(
             session,
             [
                 (pid, ref, blob, version, live, now, expires)
-                for (ref, _), blob in zip(items, sealed, strict=True)
+                for ref, blob in zip(refs, sealed, strict=True)
             ],
         )
 
@@ -379,8 +379,12 @@ class TokenVault:
         now = self.clock.now_us()
         expires = self._expiry(spec, now)
         base = engine.value_aad(row.app, spec.name, spec.region, b"")
-        refs = {self._fpe_ref(pkeys, t): v for t, v in zip(tokens, values, strict=True)}
-        self._store(session, row.pid, pkeys, base, list(refs.items()), now, expires)
+        token_refs = pkeys.index_many(
+            b"fpe\x00", [token.encode("utf-8") for token in tokens], codec.REF_BYTES
+        )
+        # Equal tokens (so equal values) share a ref: one row each.
+        refs = dict(zip(token_refs, values, strict=True))
+        self._store(session, row.pid, pkeys, base, list(refs), list(refs.values()), now, expires)
         return tokens
 
     # -- detokenize ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.params import Security
 from pydantic import BaseModel, Field
 
-from strongroom.api.deps import NodeDep, call_of, require
+from strongroom.api.deps import NodeDep, call_of, require, require_async
 from strongroom.api.models import EventOut, EventsOut, Input
 from strongroom.clock import parse_rfc3339
 from strongroom.errors import InvalidRequestError
@@ -43,10 +43,10 @@ def _text(value: str | None, name: str) -> str | None:
 
 
 @router.get("/events", name="audit.events.read")
-def list_events(
+async def list_events(
     request: Request,
     node: NodeDep,
-    principal: Annotated[Principal, Security(require(AUDIT_READ))],
+    principal: Annotated[Principal, Security(require_async(AUDIT_READ))],
     after: Annotated[
         int | None, Query(ge=-1, le=MAX_CURSOR, description="Cursor: the last index seen.")
     ] = None,
@@ -62,7 +62,7 @@ def list_events(
     size = settings.default_page_size if limit is None else limit
     if size > settings.max_page_size:
         raise InvalidRequestError(f"limit may not exceed {settings.max_page_size}")
-    events = node.audit.events(
+    events = await node.audit.events_async(
         call_of(request, principal),
         after=after,
         actor=_text(actor, "actor"),

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from strongroom.api.deps import NodeDep, call_of, require
 from strongroom.api.models import Input
+from strongroom.crypto import rsa_keywrap
 from strongroom.errors import InvalidRequestError
 from strongroom.escrow.service import RequestView
 from strongroom.identity.principal import Principal
@@ -35,7 +36,12 @@ def _unb64(text: str, name: str) -> bytes:
 class PublicKeyOut(BaseModel):
     app: str
     version: int
-    public_key: str = Field(description="Raw X25519 public key, base64url.")
+    algorithm: str = Field(description="x25519 or rsa-oaep-3072.")
+    public_key: str = Field(
+        description="Raw X25519 public key, or RSA SubjectPublicKeyInfo DER; base64url."
+    )
+    public_key_pem: str | None = Field(None, description="RSA only: the SPKI as PEM.")
+    jwk: dict[str, str] | None = Field(None, description="RSA only: the key as a JWK.")
 
 
 class DepositIn(Input):
@@ -43,7 +49,7 @@ class DepositIn(Input):
     key_id: str = Field(min_length=1, max_length=64)
     key_version: int = Field(ge=0, lt=2**32)
     escrow_version: int = Field(ge=1, lt=2**31)
-    wrapped: str = Field(min_length=1, max_length=512, description="base64url")
+    wrapped: str = Field(min_length=1, max_length=1024, description="base64url")
 
 
 class DepositOut(BaseModel):
@@ -52,7 +58,11 @@ class DepositOut(BaseModel):
 
 class RecoveryIn(Input):
     deposit_id: str = Field(min_length=32, max_length=32)
-    recipient_public_key: str = Field(min_length=1, max_length=64, description="base64url")
+    recipient_public_key: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Raw X25519 or RSA-3072 SubjectPublicKeyInfo DER, base64url.",
+    )
 
 
 class RequestOut(BaseModel):
@@ -83,7 +93,17 @@ def public_key(
 ) -> PublicKeyOut:
     """The app's escrow public key: wrap data keys to it before depositing them."""
     key = node.escrow.public_key(call_of(request, principal), app)
-    return PublicKeyOut(app=key.app, version=key.version, public_key=_b64(key.public))
+    out = PublicKeyOut(
+        app=key.app, version=key.version, algorithm=key.algorithm, public_key=_b64(key.public)
+    )
+    if key.algorithm == rsa_keywrap.ALGORITHM:
+        n, e = rsa_keywrap.public_jwk_numbers(key.public)
+        out.public_key_pem = rsa_keywrap.public_pem(key.public)
+        out.jwk = {
+            "kty": "RSA", "alg": rsa_keywrap.JWK_ALG, "use": "enc",
+            "kid": f"{key.app}:{key.version}", "n": _b64(n), "e": _b64(e),
+        }  # fmt: skip
+    return out
 
 
 @router.post("/deposits", name="escrow.deposit")

@@ -181,8 +181,7 @@ async def token(request: Request, node: NodeDep) -> Response:
         proofs = request.headers.getlist("dpop")
         if len(proofs) > 1:
             malformed = malformed or OAuthInvalidRequestError("at most one DPoP header")
-        result = await run_in_threadpool(
-            node.broker.exchange,
+        result = await node.broker.exchange_async(
             anonymous_call(request),
             form,
             credentials,

@@ -11,9 +11,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from strongroom.api.deps import BearerDep, NodeDep, authorise, call_of, get_node
+from strongroom.api.deps import (
+    BearerDep,
+    NodeDep,
+    authorise,
+    authorise_async,
+    call_of,
+    get_node,
+)
 from strongroom.api.models import Input
 from strongroom.clock import parse_rfc3339, rfc3339
 from strongroom.errors import InvalidRequestError
@@ -63,20 +69,10 @@ def _admin(request: Request, node: NodeDep, _declared: BearerDep, app: str) -> P
     return authorise(request, node, lambda p: p.has_scope(scope), scope)
 
 
-def _value_reader(
-    request: Request, node: NodeDep, _declared: BearerDep, app: str, name: str
-) -> Principal:
-    def allowed(p: Principal) -> bool:
-        return p.kind == "access" and may_read(p.scopes, app, name)
-
-    return authorise(request, node, allowed, f"{SECRETS_READ}{app}/{name}")
-
-
 Lister = Annotated[Principal, Depends(_lister)]
 MetaReader = Annotated[Principal, Depends(_meta_reader)]
 Writer = Annotated[Principal, Depends(_writer)]
 Admin = Annotated[Principal, Depends(_admin)]
-ValueReader = Annotated[Principal, Depends(_value_reader)]
 
 
 # -- models --------------------------------------------------------------------------------
@@ -254,18 +250,6 @@ def patch_meta(
     return secret_out(meta)
 
 
-def _read_value(request: Request, app: str, name: str, version: int | None) -> Response:
-    node = get_node(request)
-    principal = _value_reader(request, node, None, app, name)
-    found = node.secrets.read(call_of(request, principal), app, name, version)
-    body = ValueOut(id=f"{app}/{name}", version=found.version, value=found.value.decode())
-    return Response(
-        body.model_dump_json(),
-        media_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 @router.get(PREFIX + "/{name}/value", name="secrets.read")
 async def read_value(
     app: str,
@@ -276,9 +260,23 @@ async def read_value(
 ) -> Response:
     """The value, for runtime identities holding ``secrets:read:<app>/<name>``. Audited.
 
-    The hot path of every app: authorisation and the read run in one worker thread.
+    The hot path of every app, so a coroutine end to end: authentication and refusals on
+    the event loop (`authorise_async`), the store read in a worker thread, and the wait for
+    the audit event (group-committed, durable before the answer) on the loop.
     """
-    return await run_in_threadpool(_read_value, request, app, name, version)
+    node = get_node(request)
+
+    def allowed(p: Principal) -> bool:
+        return p.kind == "access" and may_read(p.scopes, app, name)
+
+    principal = await authorise_async(request, node, allowed, f"{SECRETS_READ}{app}/{name}")
+    found = await node.secrets.read_async(call_of(request, principal), app, name, version)
+    body = ValueOut(id=f"{app}/{name}", version=found.version, value=found.value.decode())
+    return Response(
+        body.model_dump_json(),
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post(PREFIX + "/{name}/rotate", name="secrets.rotate")

@@ -9,7 +9,7 @@ from fastapi.params import Security
 from fastapi.responses import JSONResponse
 
 from strongroom import __version__
-from strongroom.api.deps import AnonymousCall, BearerDep, NodeDep, call_of, require
+from strongroom.api.deps import AnonymousCall, BearerDep, NodeDep, call_of, require, require_async
 from strongroom.api.metrics import CONTENT_TYPE
 from strongroom.api.models import (
     HealthOut,
@@ -111,13 +111,15 @@ def seal(
 
 
 @router.get("/keys", name="sys.keys.list")
-def list_keys(
+async def list_keys(
     request: Request,
     node: NodeDep,
-    principal: Annotated[Principal, Security(require(SYS_READ))],
+    principal: Annotated[Principal, Security(require_async(SYS_READ))],
 ) -> KeysOut:
     """Key metadata: purpose, versions, algorithm, created. Never key material."""
-    return KeysOut(keys=[_key_out(k) for k in node.list_keys(call_of(request, principal))])
+    # A coroutine: waiting for the audit event holds no worker thread.
+    keys = await node.list_keys_async(call_of(request, principal))
+    return KeysOut(keys=[_key_out(k) for k in keys])
 
 
 @router.post("/keys/{purpose}/rotate", name="sys.keys.rotate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -39,31 +40,98 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> list[int]:
     return indexes
 
 
+#: The order of the values `append_values` takes for each event (everything but ``seq``).
+COLUMNS = (
+    "time_us",
+    "request_id",
+    "actor",
+    "action",
+    "resource",
+    "outcome",
+    "detail",
+    "entry",
+    "leaf_hash",
+)
+_LEAF = COLUMNS.index("leaf_hash")
+# Plain SQL for the append path, built from constants only (table and column names and
+# a placeholder per value); ``{m}`` is the driver's placeholder.
+_HEAD = cast(Table, AuditHead.__table__).name
+_TILES = cast(Table, AuditTile.__table__).name
+_HEAD_SELECT = f"SELECT size, frontier FROM {_HEAD} WHERE id = 1"  # noqa: S608
+_HEAD_UPDATE = f"UPDATE {_HEAD} SET size = {{m}}, frontier = {{m}} WHERE id = 1"  # noqa: S608
+_TILE_INSERT = f"INSERT INTO {_TILES} (level, idx, hash) VALUES ({{m}}, {{m}}, {{m}})"  # noqa: S608
+#: Events per INSERT statement on SQLite: 2,560 parameters, within its limit (32,766).
+ROWS_PER_STATEMENT = 256
+
+
 def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """`append_many` for plain column dicts (everything but ``seq``): the fast path."""
+    """`append_many` for plain column dicts (everything but ``seq``)."""
+    return append_values(session, [tuple(row[c] for c in COLUMNS) for row in rows])
+
+
+def append_values(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Append events given as value tuples in `COLUMNS` order: the fast path.
+
+    Locks the head row, numbers the events after it, inserts them straight through the
+    driver (no per-row ORM or Core bookkeeping: multi-row ``INSERT`` statements on SQLite,
+    an ``executemany`` on PostgreSQL), writes completed tiles and updates the head's size
+    and frontier once for the whole batch.
+    """
     if not rows:
         return []
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
-    first = head.size
-    frontier = _frontier(session, head)
-    numbered = [{**row, "seq": first + offset} for offset, row in enumerate(rows)]
-    frontier, tiles = merkle.extend_with_tiles(frontier, (r["leaf_hash"] for r in rows))
-    session.execute(insert(_EVENTS), numbered)
-    if tiles:
-        session.execute(
-            insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
+    connection = session.connection()
+    dialect = connection.dialect
+    paramstyle = dialect.paramstyle
+    # Plain SQL, not statements built per call: the head is read and written once per
+    # batch, and building SQLAlchemy statements cost more than the batch's hashing.
+    lock = " FOR UPDATE" if dialect.name == "postgresql" else ""
+    first, stored = connection.exec_driver_sql(_HEAD_SELECT + lock).one()
+    frontier = _frontier(session, stored)
+    frontier, tiles = merkle.extend_with_tiles(frontier, (r[_LEAF] for r in rows))
+    if dialect.name == "sqlite":
+        # One statement per 256 events: the driver releases the GIL once per statement,
+        # where its executemany would release and retake it for every row.
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            part = rows[start : start + ROWS_PER_STATEMENT]
+            values = [v for seq, row in enumerate(part, first + start) for v in (seq, *row)]
+            connection.exec_driver_sql(_insert_sql(paramstyle, len(part)), tuple(values))
+    else:
+        # psycopg pipelines an executemany; a statement with thousands of parameters
+        # costs it several times more.
+        connection.exec_driver_sql(
+            _insert_sql(paramstyle, 1),
+            [(seq, *row) for seq, row in enumerate(rows, first)],
         )
-    head.size = first + len(rows)
-    head.frontier = frontier.to_bytes()
-    session.flush()
+    marker = "?" if paramstyle == "qmark" else "%s"
+    if tiles:
+        # Through the driver too: an ORM bulk insert of one tile cost more than the rest
+        # of the batch's bookkeeping.
+        connection.exec_driver_sql(
+            _TILE_INSERT.format(m=marker), [(t.level, t.idx, t.hash) for t in tiles]
+        )
+    connection.exec_driver_sql(
+        _HEAD_UPDATE.format(m=marker), (first + len(rows), frontier.to_bytes())
+    )
     return list(range(first, first + len(rows)))
 
 
-def _frontier(session: Session, head: AuditHead) -> merkle.Frontier:
-    if head.frontier is not None:
-        return merkle.Frontier.from_bytes(head.frontier)
+@functools.lru_cache(maxsize=64)
+def _insert_sql(paramstyle: str, count: int) -> str:
+    """``INSERT ... VALUES (...), (...), ...`` for ``count`` events: one statement, so the
+    driver hands the batch to the database in one call (and releases the GIL once)."""
+    marker = "?" if paramstyle == "qmark" else "%s"
+    names = ("seq", *COLUMNS)
+    row = f"({', '.join(marker for _ in names)})"
+    # Built from constants only (the table's name, our column names, placeholders).
+    return (
+        f"INSERT INTO {_EVENTS.name} ({', '.join(names)}) "  # noqa: S608
+        f"VALUES {', '.join(row for _ in range(count))}"
+    )
+
+
+def _frontier(session: Session, stored: bytes | None) -> merkle.Frontier:
+    if stored is not None:
+        return merkle.Frontier.from_bytes(stored)
     # Written by revision 0001 before the tree existed: rebuild once, tiles included.
     leaves = session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
     frontier, tiles = merkle.extend_with_tiles(merkle.Frontier.empty(), leaves)

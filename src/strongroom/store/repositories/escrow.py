@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strongroom.store.models import EscrowDecision, EscrowDeposit, EscrowRequest
+from strongroom.store.models import EscrowDecision, EscrowDeposit, EscrowRequest, EscrowRsaKey
 
 
 def add(session: Session, row: EscrowDeposit | EscrowRequest | EscrowDecision) -> None:
@@ -31,3 +31,7 @@ def decisions(session: Session, request_id: str) -> list[EscrowDecision]:
         .order_by(EscrowDecision.created_us, EscrowDecision.approver)
     )
     return list(session.execute(stmt).scalars())
+
+
+def rsa_key(session: Session, app: str, version: int) -> EscrowRsaKey | None:
+    return session.get(EscrowRsaKey, (app, version))

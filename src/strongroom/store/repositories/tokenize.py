@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,9 +26,15 @@ def add_policy(session: Session, policy: TokenPolicy) -> None:
         raise ConflictError("this app already has a policy of that name") from None
 
 
+# Built once: every tokenize or detokenize call looks its policy up, and building the
+# statement cost more than running it.
+_POLICY = select(TokenPolicy).where(
+    TokenPolicy.app == bindparam("app"), TokenPolicy.name == bindparam("name")
+)
+
+
 def policy(session: Session, app: str, name: str) -> TokenPolicy | None:
-    stmt = select(TokenPolicy).where(TokenPolicy.app == app, TokenPolicy.name == name)
-    return session.execute(stmt).scalar_one_or_none()
+    return session.execute(_POLICY, {"app": app, "name": name}).scalar_one_or_none()
 
 
 def policies(session: Session, app: str) -> Sequence[TokenPolicy]:

@@ -1,0 +1,373 @@
+"""Group commit for coroutines: acknowledged means durable, failures are bounded and
+reported, cancellation neither loses nor duplicates an event, the tree stays right."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+from rfc9162 import ind_mth, independent_verify_inclusion
+from sqlalchemy import select
+
+from strongroom.audit import log
+from strongroom.audit.committer import GroupCommitter
+from strongroom.audit.events import AuditRecord
+from strongroom.audit.recorder import Audited, Recorder
+from strongroom.audit.tree import TreeReader
+from strongroom.clock import SystemClock
+from strongroom.config import Settings
+from strongroom.errors import AuditError, ForbiddenError, NotFoundError
+from strongroom.store import migrate
+from strongroom.store.engine import Database
+from strongroom.store.models import AuditEvent, AuditHead
+from strongroom.store.repositories import audit as repo
+
+
+def _record(request_id: str, **detail: str | int) -> AuditRecord:
+    return AuditRecord(
+        1_767_225_600_000_000, request_id, "tester", "test.async", "r", "success", dict(detail)
+    )
+
+
+async def _append(committer: GroupCommitter, record: AuditRecord) -> int:
+    """What a coroutine route does: await its event."""
+    return await committer.append_async(record)
+
+
+def _broken(*args: object, **kwargs: object) -> list[int]:
+    raise AuditError("the audit store is down")
+
+
+def _stored(db: Database) -> list[AuditEvent]:
+    with db.transaction(read_only=True) as s:
+        return list(s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars())
+
+
+def _check_tree(db: Database) -> list[AuditEvent]:
+    """Indexes contiguous, leaf hashes right, and the head's frontier is the tree of them."""
+    rows = _stored(db)
+    assert [r.seq for r in rows] == list(range(len(rows)))
+    leaves = [hashlib.sha256(b"\x00" + r.entry).digest() for r in rows]
+    assert [r.leaf_hash for r in rows] == leaves
+    with db.transaction(read_only=True) as s:
+        size, frontier = repo.head(s)
+        assert size == len(rows)
+        assert frontier.root() == ind_mth(leaves)
+        reader = TreeReader(s, size)
+        for index in {0, size // 3, size // 2, size - 1}:
+            proof = reader.inclusion(index, size)
+            assert independent_verify_inclusion(leaves[index], index, size, proof, ind_mth(leaves))
+    return rows
+
+
+def test_acknowledged_events_are_durable_after_reopening(settings: Settings) -> None:
+    db = Database.from_url(settings.resolved_database_url)
+    migrate.upgrade(db.engine)
+    committer = GroupCommitter(db, max_batch=64)
+    acknowledged: dict[str, int] = {}
+
+    async def producer(n: int) -> None:
+        for i in range(5):
+            request_id = f"p{n}-{i}"
+            acknowledged[request_id] = await committer.append_async(_record(request_id))
+
+    async def main() -> None:
+        await asyncio.gather(*(producer(n) for n in range(150)))
+
+    asyncio.run(main())
+    # Nothing more is written after the last acknowledgement: what was acknowledged must
+    # already be in the file, as another connection sees it.
+    committer.close()
+    db.dispose()
+    reopened = Database.from_url(settings.resolved_database_url)
+    try:
+        rows = _check_tree(reopened)
+        found = {r.request_id: r.seq for r in rows}
+        assert found == acknowledged
+        assert len(rows) == 750
+    finally:
+        reopened.dispose()
+
+
+def test_concurrent_async_and_thread_appends_keep_the_tree(settings: Settings) -> None:
+    db = Database.from_url(settings.resolved_database_url)
+    migrate.upgrade(db.engine)
+    committer = GroupCommitter(db, max_batch=32)
+    indexes: list[int] = []
+
+    def thread_producer(n: int) -> None:
+        for i in range(20):
+            indexes.append(committer.append(_record(f"t{n}-{i}", n=n)))
+
+    async def coroutine_producer(tag: str, n: int) -> None:
+        for i in range(10):
+            indexes.append(await committer.append_async(_record(f"{tag}{n}-{i}", n=n)))
+
+    async def main(tag: str) -> None:
+        await asyncio.gather(*(coroutine_producer(tag, n) for n in range(100)))
+
+    threads = [threading.Thread(target=thread_producer, args=(n,)) for n in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        # Two loops at once: each has its own open group.
+        other = threading.Thread(target=lambda: asyncio.run(main("b")))
+        other.start()
+        asyncio.run(main("a"))
+        other.join()
+        for t in threads:
+            t.join()
+    finally:
+        committer.close()
+    rows = _check_tree(db)
+    assert len(rows) == 80 + 2000
+    assert sorted(indexes) == list(range(len(rows)))
+    assert len({r.request_id for r in rows}) == len(rows)
+    # Each producer's events are in the order it appended them.
+    for prefix in ("a7-", "b42-", "t2-"):
+        mine = [int(r.request_id.split("-")[1]) for r in rows if r.request_id.startswith(prefix)]
+        assert mine == sorted(mine) and len(mine) in (10, 20)
+    db.dispose()
+
+
+def test_a_failing_store_fails_every_waiter_quickly(node_db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    committer = GroupCommitter(node_db, timeout_seconds=2.0)
+    failures: list[int] = []
+    committer.on_failure = lambda: failures.append(1)
+    monkeypatch.setattr(log, "append_many", _broken)
+
+    async def main() -> list[BaseException | int]:
+        return await asyncio.gather(
+            *(committer.append_async(_record(f"f{i}")) for i in range(50)),
+            return_exceptions=True,
+        )
+
+    started = time.monotonic()
+    outcomes = asyncio.run(main())
+    elapsed = time.monotonic() - started
+    monkeypatch.undo()
+    assert all(isinstance(o, AuditError) for o in outcomes)
+    assert elapsed < 2.0
+    assert not committer.healthy and failures == [1]
+    # The next good write heals it.
+    asyncio.run(_append(committer, _record("healed")))
+    assert committer.healthy
+    committer.close()
+    assert [r.request_id for r in _stored(node_db)] == ["healed"]
+
+
+@contextlib.contextmanager
+def _stalled(db: Database) -> Iterator[Callable[[], None]]:
+    """Hold what an audit append must wait for; yields a function that lets go early."""
+    lock = db._write_lock
+    if lock is not None:  # SQLite: its writers queue on this lock
+        lock.acquire()
+        try:
+            yield lambda: lock.release() if lock.locked() else None
+        finally:
+            if lock.locked():
+                lock.release()
+        return
+    # PostgreSQL: another transaction holds the head row that every append locks.
+    with db.engine.connect() as conn:
+        tx = conn.begin()
+        conn.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+        try:
+            yield lambda: tx.rollback() if tx.is_active else None
+        finally:
+            if tx.is_active:
+                tx.rollback()
+
+
+def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> None:
+    committer = GroupCommitter(node_db, timeout_seconds=0.3)
+    outcomes: dict[str, object] = {}
+    alerts: list[bool] = []
+    committer.on_failure = lambda: alerts.append(committer.healthy)
+
+    async def append(request_id: str) -> None:
+        try:
+            outcomes[request_id] = await committer.append_async(_record(request_id))
+        except AuditError as exc:
+            outcomes[request_id] = exc
+
+    async def main(release: Callable[[], None]) -> float:
+        first = asyncio.create_task(append("taken-1"))
+        await asyncio.sleep(0.1)  # the writer has taken the first group and waits
+        started = time.monotonic()
+        await append("withdrawn-2")
+        waited = time.monotonic() - started
+        # Requests are failing: health says so (and the alert hook ran) at once.
+        assert not committer.healthy and alerts == [False]
+        release()
+        await first
+        return waited
+
+    with _stalled(node_db) as release:
+        waited = asyncio.run(main(release))
+    committer.close()
+    assert isinstance(outcomes["withdrawn-2"], AuditError)
+    assert 0.15 < waited < 1.0
+    # The group being written when the timeout passed is waited for, and succeeds; that
+    # good write heals the health state.
+    assert outcomes["taken-1"] == 0
+    assert committer.healthy
+    # The withdrawn group is never written later.
+    assert [r.request_id for r in _stored(node_db)] == ["taken-1"]
+
+
+def test_cancelling_a_waiter_neither_loses_nor_duplicates_its_event(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+
+    async def main() -> tuple[list[BaseException | int], bool]:
+        tasks = [asyncio.create_task(_append(committer, _record(f"c{i}"))) for i in range(40)]
+        await asyncio.sleep(0)  # every task has queued its event and is waiting
+        victim = tasks[7]
+        victim.cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        return outcomes, victim.cancelled()
+
+    outcomes, cancelled = asyncio.run(main())
+    committer.close()
+    assert cancelled
+    assert isinstance(outcomes[7], asyncio.CancelledError)
+    assert all(isinstance(o, int) for i, o in enumerate(outcomes) if i != 7)
+    rows = _check_tree(node_db)
+    counts = Counter(r.request_id for r in rows)
+    assert counts == Counter(f"c{i}" for i in range(40))
+
+
+def test_a_closed_committer_refuses_async_appends(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+    asyncio.run(_append(committer, _record("before")))
+    committer.close()
+    with pytest.raises(AuditError):
+        asyncio.run(_append(committer, _record("after")))
+    assert [r.request_id for r in _stored(node_db)] == ["before"]
+
+
+def test_an_unencodable_event_is_refused_before_queueing(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+    bad = AuditRecord(1, "bad", "t", "x", "r", "success", {"n": 2**60})
+    huge = AuditRecord(1, "huge", "t", "x", "r", "success", {"s": "x" * 5000})
+
+    async def main() -> None:
+        for record in (bad, huge):
+            with pytest.raises(AuditError):
+                await committer.append_async(record)
+        await committer.append_async(_record("fine"))
+
+    asyncio.run(main())
+    committer.close()
+    assert [r.request_id for r in _stored(node_db)] == ["fine"]
+
+
+# -- the recorder's coroutine API ---------------------------------------------------------
+
+
+def test_recorder_async_actions_record_outcomes(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+    recorder = Recorder(node_db, SystemClock(), committer)
+
+    def read_size(tx: Audited) -> int:
+        tx.detail["size"] = repo.size(tx.session)
+        return 41
+
+    async def main() -> None:
+        async with recorder.action_async("ok-1", "alice", "test.read", "things") as call:
+            call.detail["count"] = 3
+            call.resource = "things/3"
+        with pytest.raises(ForbiddenError):
+            async with recorder.action_async("denied-2", "bob", "test.read", "things"):
+                raise ForbiddenError("no")
+        assert await recorder.read_async("read-3", "alice", "test.size", "log", read_size) == 41
+
+        def missing(tx: Audited) -> int:
+            raise NotFoundError("none here")
+
+        with pytest.raises(NotFoundError):
+            await recorder.read_async("error-4", "alice", "test.size", "log", missing)
+        await recorder.record_async("own-5", "carol", "test.note", "n", "success", {"k": "v"})
+
+    asyncio.run(main())
+    committer.close()
+    rows = {r.request_id: r for r in _check_tree(node_db)}
+    assert (rows["ok-1"].outcome, rows["ok-1"].resource) == ("success", "things/3")
+    assert rows["ok-1"].detail == '{"count":3}'
+    assert (rows["denied-2"].outcome, rows["denied-2"].detail) == (
+        "denied",
+        '{"error":"forbidden"}',
+    )
+    assert (rows["read-3"].outcome, rows["read-3"].detail) == ("success", '{"size":2}')
+    assert rows["error-4"].outcome == "error"
+    assert rows["own-5"].detail == '{"k":"v"}'
+
+
+def test_recorder_async_fails_closed_when_the_trail_cannot_record(
+    node_db: Database,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    committer = GroupCommitter(node_db, timeout_seconds=2.0)
+    recorder = Recorder(node_db, SystemClock(), committer)
+    monkeypatch.setattr(log, "append_many", _broken)
+    ran: list[str] = []
+
+    async def main() -> None:
+        with pytest.raises(AuditError):
+            async with recorder.action_async("a", "alice", "test.read", "x"):
+                ran.append("a")
+        with pytest.raises(AuditError):
+            await recorder.read_async("b", "alice", "test.read", "x", lambda tx: ran.append("b"))
+        with pytest.raises(AuditError):
+            await recorder.record_async("c", "alice", "test.note", "x", "success")
+
+    asyncio.run(main())
+    monkeypatch.undo()
+    committer.close()
+    assert ran == ["a", "b"]
+    assert _stored(node_db) == []
+
+
+@pytest.fixture
+def node_db(settings: Settings) -> Iterator[Database]:
+    db = Database.from_url(settings.resolved_database_url)
+    migrate.upgrade(db.engine)
+    yield db
+    db.dispose()
+
+
+def test_work_of_a_cancelled_reader_is_still_recorded(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+    recorder = Recorder(node_db, SystemClock(), committer)
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(tx: Audited) -> int:
+        started.set()
+        release.wait(10)
+        tx.detail["size"] = repo.size(tx.session)
+        return 1
+
+    async def main() -> None:
+        reader = asyncio.create_task(recorder.read_async("late-1", "a", "t.read", "x", slow))
+        await asyncio.to_thread(started.wait, 10)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        release.set()
+        # The work finishes in its thread; its event follows without anyone waiting.
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if [r for r in _stored(node_db) if r.request_id == "late-1"]:
+                break
+
+    asyncio.run(main())
+    committer.close()
+    rows = [r for r in _check_tree(node_db) if r.request_id == "late-1"]
+    assert [(r.outcome, r.detail) for r in rows] == [("success", '{"size":0}')]
