@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from strongroom.errors import StoreError, StrongroomError
 
 READ_ONLY = "strongroom_read_only"
 LOCK_TIMEOUT_SECONDS = 30.0
+WAL_SWITCH_TIMEOUT_SECONDS = 30.0
 
 
 def normalise_url(url: str) -> str:
@@ -64,10 +67,10 @@ def _sqlite_engine(database: str | None) -> Engine:
         # Take transaction control away from pysqlite so BEGIN IMMEDIATE below is ours.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        _set_wal(cur)
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -81,6 +84,21 @@ def _sqlite_engine(database: str | None) -> Engine:
     else:
         os.chmod(path, 0o600)
     return engine
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch a new file to WAL. The switch needs an exclusive lock, and SQLite answers
+    "locked" at once, without its busy handler, when another connection opening the same
+    fresh file is mid-transaction (deadlock avoidance); so wait for that one to finish."""
+    deadline = time.monotonic() + WAL_SWITCH_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class Database:
