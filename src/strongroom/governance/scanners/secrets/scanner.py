@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from strongroom.governance.scanners.findings import Finding, fingerprint, redact
 from strongroom.governance.scanners.limits import ScanLimits
@@ -29,7 +29,8 @@ class Candidate:
     rule: Rule
     start: int
     end: int
-    secret: str
+    # The matched credential: kept out of reprs, so a logged candidate never shows it.
+    secret: str = field(repr=False)
 
 
 class SecretsScanner:
