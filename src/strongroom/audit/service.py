@@ -55,7 +55,7 @@ class AuditTrail:
         ):
             return identifiers.candidates(self.keyring(), value)
 
-    async def events_async(
+    def events(
         self,
         call: Call,
         *,
@@ -69,8 +69,30 @@ class AuditTrail:
         match_hmacs: bool = False,
     ) -> list[EventView]:
         """Events in order; ``match_hmacs`` (for holders of ``audit:hash``) also finds a
-        plain actor under its HMAC forms. The query runs in a worker thread, and no thread
-        is held while its audit event becomes durable."""
+        plain actor under its HMAC forms."""
+        query = self._events_query(
+            after, actor, action, since_us, until_us, limit, newest_first, match_hmacs
+        )
+        with self.recorder.action(
+            call.request_id, call.actor, "audit.events.read", "audit/events", writes=False
+        ) as tx:
+            return query(tx)
+
+    async def events_async(
+        self,
+        call: Call,
+        *,
+        after: int | None,
+        actor: str | None,
+        action: str | None,
+        since_us: int | None,
+        until_us: int | None,
+        limit: int,
+        newest_first: bool,
+        match_hmacs: bool = False,
+    ) -> list[EventView]:
+        """`events` for coroutines: the query runs in a worker thread, and no thread is
+        held while its audit event becomes durable."""
         query = self._events_query(
             after, actor, action, since_us, until_us, limit, newest_first, match_hmacs
         )
