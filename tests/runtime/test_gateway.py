@@ -68,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/big":
             self._reply(200, b"x" * 200_000)
         elif self.path == "/hang":
-            time.sleep(3)
+            time.sleep(4)
             self._reply(200, b"late")
         else:
             self._reply(404, b"no")
@@ -128,7 +128,7 @@ def gw(database_url: str, tmp_path: Path, upstream: Upstream) -> Iterator[Ready]
         ],
         egress_allowlist={"crm": ["127.0.0.1"]},
         egress_allow_private=["127.0.0.1/32"],
-        gateway_timeout_seconds=1.0,
+        gateway_timeout_seconds=2.0,  # wide of the fast cases, short of /hang
         gateway_max_response_bytes=65_536,
     )
     node = Node.open(settings)
