@@ -371,3 +371,129 @@ def test_work_of_a_cancelled_reader_is_still_recorded(node_db: Database) -> None
     committer.close()
     rows = [r for r in _check_tree(node_db) if r.request_id == "late-1"]
     assert [(r.outcome, r.detail) for r in rows] == [("success", '{"size":0}')]
+
+
+# -- point reads: run by the writer, in the transaction that records them -------------------
+
+
+def _size_read(tx: Audited) -> int:
+    size = repo.size(tx.session)
+    tx.detail["size"] = size
+    return size
+
+
+def test_point_reads_commit_with_their_events_and_report_their_failures(
+    node_db: Database,
+) -> None:
+    committer = GroupCommitter(node_db)
+    recorder = Recorder(node_db, SystemClock(), committer)
+    writer: list[str] = []
+
+    def on_writer(tx: Audited) -> str:
+        writer.append(threading.current_thread().name)
+        return "seen"
+
+    def refused(tx: Audited) -> int:
+        raise ForbiddenError("not yours")
+
+    def broken(tx: Audited) -> int:
+        raise ValueError("a bug")
+
+    async def main() -> list[object]:
+        await recorder.record_async("first", "alice", "test.note", "n", "success")
+        # One batch: the reads see the store as their transaction does, events included.
+        return await asyncio.gather(
+            recorder.point_read_async("r-1", "alice", "test.size", "log", _size_read),
+            recorder.point_read_async("r-2", "bob", "test.read", "x", refused),
+            recorder.point_read_async("r-3", "carol", "test.read", "x", on_writer),
+            recorder.point_read_async("r-4", "dave", "test.read", "x", broken),
+            return_exceptions=True,
+        )
+
+    got = asyncio.run(main())
+    committer.close()
+    assert got[0] == 1
+    assert isinstance(got[1], ForbiddenError)
+    assert got[2] == "seen"
+    assert isinstance(got[3], ValueError)
+    assert writer == ["strongroom-audit"]
+    rows = {r.request_id: r for r in _check_tree(node_db)}
+    assert (rows["r-1"].outcome, rows["r-1"].detail) == ("success", '{"size":1}')
+    assert (rows["r-2"].outcome, rows["r-2"].detail) == ("denied", '{"error":"forbidden"}')
+    assert rows["r-3"].outcome == "success"
+    assert (rows["r-4"].outcome, rows["r-4"].detail) == ("error", '{"error":"internal"}')
+
+
+def test_a_point_read_failing_in_the_store_fails_alone(node_db: Database) -> None:
+    """A database error aborts the batch's transaction: the others are written one by one,
+    and the failed read's caller gets `AuditError` (nothing it read reaches it)."""
+    committer = GroupCommitter(node_db)
+    recorder = Recorder(node_db, SystemClock(), committer)
+
+    def bad_sql(tx: Audited) -> int:
+        return int(tx.session.connection().exec_driver_sql("SELECT * FROM no_such_table").one()[0])
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            recorder.point_read_async("ok-1", "alice", "test.size", "log", _size_read),
+            recorder.point_read_async("bad-2", "bob", "test.read", "x", bad_sql),
+            committer.append_async(_record("plain-3")),
+            return_exceptions=True,
+        )
+
+    got = asyncio.run(main())
+    committer.close()
+    rows = {r.request_id: r for r in _check_tree(node_db)}
+    assert set(rows) == {"ok-1", "plain-3"}
+    # Retried alone, the read saw the store as it was just before its own event.
+    assert got[0] == rows["ok-1"].seq
+    assert isinstance(got[1], AuditError)
+    assert got[2] == rows["plain-3"].seq
+    assert committer.healthy is False  # the failed write shows until the next good one
+
+
+def test_point_reads_fail_closed_when_the_trail_cannot_record(
+    node_db: Database,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    committer = GroupCommitter(node_db, timeout_seconds=2.0)
+    recorder = Recorder(node_db, SystemClock(), committer)
+    monkeypatch.setattr(log, "append_many", _broken)
+
+    async def main() -> None:
+        with pytest.raises(AuditError):
+            await recorder.point_read_async("a", "alice", "test.read", "x", lambda tx: "value")
+
+    asyncio.run(main())
+    monkeypatch.undo()
+    committer.close()
+    assert _stored(node_db) == []
+
+
+def test_a_cancelled_point_read_is_still_recorded(node_db: Database) -> None:
+    committer = GroupCommitter(node_db)
+    recorder = Recorder(node_db, SystemClock(), committer)
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(tx: Audited) -> int:
+        started.set()
+        release.wait(10)
+        return _size_read(tx)
+
+    async def main() -> None:
+        reader = asyncio.create_task(recorder.point_read_async("late-1", "a", "t.read", "x", slow))
+        await asyncio.to_thread(started.wait, 10)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        release.set()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if [r for r in _stored(node_db) if r.request_id == "late-1"]:
+                break
+
+    asyncio.run(main())
+    committer.close()
+    rows = [r for r in _check_tree(node_db) if r.request_id == "late-1"]
+    assert [(r.outcome, r.detail) for r in rows] == [("success", '{"size":0}')]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 
 from strongroom import __version__
 from strongroom.api import problems
 from strongroom.api.deps import get_node
+from strongroom.api.fastlane import FastLane
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
 from strongroom.api.routes import (
@@ -62,6 +64,13 @@ def _answer_head(app: FastAPI) -> None:
         )
 
 
+def _route(router: APIRouter, name: str) -> APIRoute:
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.name == name:
+            return route
+    raise LookupError(name)
+
+
 def create_app(node: Node) -> FastAPI:
     """Build the API for ``node``. Routes are thin; the node does the work."""
     app = FastAPI(
@@ -74,6 +83,9 @@ def create_app(node: Node) -> FastAPI:
         # No 307 to the other spelling: its Location would come from the client's Host
         # header. `/v1/sys/health/` is a plain 404 problem.
         redirect_slashes=False,
+        # Strongroom measures itself (`/v1/sys/metrics`, JSON request logs); FastAPI's
+        # OpenTelemetry hooks would look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.node = node
     metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
@@ -92,5 +104,7 @@ def create_app(node: Node) -> FastAPI:
     app.add_middleware(
         BodyGuard, max_bytes=node.settings.max_body_bytes, form_paths=oauth.FORM_PATHS
     )
+    hot = _route(secrets.router, "secrets.read")
+    app.add_middleware(FastLane, route=hot, endpoint=secrets.read_value, node=node)
     app.add_middleware(EdgeMiddleware, metrics=metrics)
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from strongroom.errors import (
     PROBLEM_BASE,
@@ -109,9 +111,24 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+_HANDLERS: tuple[tuple[type[Exception], Handler], ...] = (
+    (StrongroomError, _strongroom_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (Exception, _unexpected),
+)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem."""
-    app.add_exception_handler(StrongroomError, _strongroom_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)
+
+
+async def respond(request: Request, exc: Exception) -> Response:
+    """The problem `install`'s handlers answer ``exc`` with, for code outside the router."""
+    for kind, handler in _HANDLERS:
+        if isinstance(exc, kind):
+            return await handler(request, exc)
+    return await _unexpected(request, exc)

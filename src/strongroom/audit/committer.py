@@ -14,6 +14,11 @@ Two ways in, one writer:
   an open *group*, which is handed to the writer once per loop iteration and settled
   with one ``call_soon_threadsafe`` per batch. The hand-off costs microseconds per event
   instead of a thread wake-up each way.
+
+Coroutines can also hand the writer a *point read* (`GroupCommitter.read_async`): a
+short read of a few rows by key that the writer runs inside the batch's transaction,
+followed by the event recording it. The read and its event commit together, and the read
+costs neither a worker thread nor a transaction of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Literal, cast
+from typing import Any, Literal, cast
+
+from sqlalchemy.orm import Session
 
 from strongroom.audit import log
 from strongroom.audit.events import AuditRecord
@@ -40,8 +47,17 @@ _LINGER_SECONDS = 0.001
 _RUNNING_GRACE = 6
 _LATE = "the audit trail did not record this request in time"
 
-# The outcome of one event: its index, or the error its caller gets.
-_Outcome = int | AuditError
+#: A point read for the writer: run inside the batch's transaction, it returns what its
+#: caller gets (a value, or an exception to raise) and the event recording it. It must only
+#: read, and few rows: every event of the batch waits for it. A database error it raises
+#: fails the batch, which is then retried one item at a time.
+PointRead = Callable[[Session], tuple[Any, AuditRecord]]
+
+# One item of a batch: an event ready to append, or a point read that makes one.
+_Item = AuditRecord | PointRead
+
+# The outcome of one item: an event's index, a point read's value, or the error raised.
+_Outcome = Any
 
 
 class _Group:
@@ -56,8 +72,8 @@ class _Group:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.records: list[AuditRecord] = []
-        self.waiters: list[asyncio.Future[int]] = []
+        self.records: list[_Item] = []
+        self.waiters: list[asyncio.Future[Any]] = []
         self.state: Literal["open", "taken", "withdrawn"] = "open"
         self.timer: asyncio.TimerHandle | None = None
 
@@ -68,10 +84,10 @@ class _Group:
         for waiter, outcome in zip(self.waiters, outcomes, strict=True):
             if waiter.done():
                 continue  # its caller was cancelled or gave up; the event stands
-            if isinstance(outcome, int):
-                waiter.set_result(outcome)
-            else:
+            if isinstance(outcome, BaseException):
                 waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
 
     def fail(self, message: str) -> None:
         for waiter in self.waiters:
@@ -187,10 +203,25 @@ class GroupCommitter:
         less per event, and cancelling one caller cancels only its future.
         """
         self._encode(record)
+        return self._join(record)
+
+    def read_async(self, read: PointRead) -> asyncio.Future[Any]:
+        """Queue a point read from a coroutine; await the result for what ``read`` returned.
+
+        The writer runs ``read`` in the transaction of the batch it joins, then appends
+        the event it returned with the others; the result arrives once that event is
+        durable. A returned exception is raised to the caller (its event is written all
+        the same). `AuditError` if the event cannot be written: then the caller gets
+        nothing ``read`` found. Timeouts and cancellation work as in `append_async`.
+        """
+        return self._join(read)
+
+    def _join(self, item: _Item) -> asyncio.Future[Any]:
+        """Add ``item`` to this loop's open group (opening one if needed); its waiter."""
         if self._closed:
             raise AuditError("the audit trail is shutting down")
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[int] = loop.create_future()
+        waiter: asyncio.Future[Any] = loop.create_future()
         # Only this loop's thread touches its open group, so no lock is needed here.
         group = self._open.get(loop)
         if group is None or len(group.records) >= self._max_batch:
@@ -199,7 +230,7 @@ class GroupCommitter:
             # have had their turn, so they share the batch.
             loop.call_soon(self._submit, group)
             group.timer = loop.call_later(self._timeout, self._expire, group)
-        group.records.append(record)
+        group.records.append(item)
         group.waiters.append(waiter)
         return waiter
 
@@ -251,7 +282,7 @@ class GroupCommitter:
         if thread is not None:
             thread.join(timeout=self._timeout)
 
-    def _take(self, item: object) -> tuple[list[AuditRecord], _Owner] | None:
+    def _take(self, item: object) -> tuple[list[_Item], _Owner] | None:
         """Claim ``item`` for writing (lock held): its live records, or None."""
         if isinstance(item, _Group):
             if item.state != "open":
@@ -266,7 +297,7 @@ class GroupCommitter:
     def _run(self) -> None:
         previous = 0
         while True:
-            batch: list[tuple[list[AuditRecord], _Owner]] = []
+            batch: list[tuple[list[_Item], _Owner]] = []
             count = 0
             stop = False
             with self._ready:
@@ -304,23 +335,24 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[list[AuditRecord], _Owner]]) -> None:
-        records = [record for part, _ in batch for record in part]
-        outcomes: list[_Outcome]
+    def _commit(self, batch: list[tuple[list[_Item], _Owner]]) -> None:
+        items = [item for part, _ in batch for item in part]
+        written: list[AuditRecord | None]
         try:
-            indexes = self._write(records)
-            outcomes = list(indexes)
+            outcomes, written = self._write(items)
         except AuditError as exc:
-            if len(records) == 1:
-                outcomes = [exc]
+            if len(items) == 1:
+                outcomes, written = [exc], [None]
             else:
-                # One bad event must not fail the others: write them one by one.
-                outcomes = []
-                for record in records:
+                # One bad event (or failing read) must not fail the others: one by one.
+                outcomes, written = [], []
+                for item in items:
                     try:
-                        outcomes.extend(self._write([record]))
-                    except AuditError as one:
-                        outcomes.append(one)
+                        one, wrote = self._write([item])
+                    except AuditError as error:
+                        one, wrote = [error], [None]
+                    outcomes.extend(one)
+                    written.extend(wrote)
         start = 0
         for part, owner in batch:
             mine = outcomes[start : start + len(part)]
@@ -331,20 +363,44 @@ class GroupCommitter:
                     owner.loop.call_soon_threadsafe(owner.settle, mine)
             else:
                 outcome = mine[0]
-                if isinstance(outcome, int):
-                    owner.set_result(outcome)
-                else:
+                if isinstance(outcome, BaseException):
                     owner.set_exception(outcome)
-        for record, outcome in zip(records, outcomes, strict=True):
-            if isinstance(outcome, int):
+                else:
+                    owner.set_result(outcome)
+        for record in written:
+            if record is not None:
                 self.notify(record)
 
-    def _write(self, records: list[AuditRecord]) -> list[int]:
+    def _write(self, items: list[_Item]) -> tuple[list[_Outcome], list[AuditRecord | None]]:
+        """Run the point reads and append every event in one transaction.
+
+        The outcome of each item (an index, or what a read returned) and the records
+        written; `AuditError` (nothing written) if the transaction fails.
+        """
         try:
             with self._db.transaction() as session:
+                records: list[AuditRecord] = []
+                values: list[_Outcome] = []
+                reads = False
+                for item in items:
+                    if isinstance(item, AuditRecord):
+                        records.append(item)
+                        values.append(None)
+                    else:
+                        reads = True
+                        value, record = item(session)
+                        self._encode(record)
+                        records.append(record)
+                        values.append(value)
                 indexes = log.append_many(session, records)
         except Exception:
             self.mark(ok=False)
             raise AuditError() from None
         self._healthy = True
-        return indexes
+        if not reads:
+            return list(indexes), list(records)
+        outcomes = [
+            index if isinstance(item, AuditRecord) else value
+            for item, index, value in zip(items, indexes, values, strict=True)
+        ]
+        return outcomes, list(records)

@@ -8,8 +8,9 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from strongroom.audit import log
@@ -156,6 +157,49 @@ class Recorder:
             raise
         await self._committer.append_async(self._success(request_id, actor, action, resource, tx))
         return result
+
+    async def point_read_async(
+        self,
+        request_id: str,
+        actor: str,
+        action: str,
+        resource: str,
+        work: Callable[[Audited], T],
+    ) -> T:
+        """`read_async` for a short read of a few rows by key: the hot reads of the API.
+
+        ``work`` runs on the audit writer, in the transaction that appends its event
+        (`GroupCommitter.read_async`): no worker thread and no transaction of its own, and
+        the read and its event commit together. Every event of the batch waits for it, so
+        it must be quick; scans and queries use `read_async`. Failures are recorded and
+        raised as `action` does; `AuditError` if the event cannot be written, and then
+        nothing ``work`` found reaches the caller.
+        """
+
+        def read(session: Session) -> tuple[object, AuditRecord]:
+            tx = Audited(session)
+            try:
+                value = work(tx)
+            except SQLAlchemyError:
+                raise  # fails the batch: retried alone, then AuditError
+            except Exception as exc:
+                return exc, self._failure(request_id, actor, action, resource, exc)
+            return value, self._success(request_id, actor, action, resource, tx)
+
+        try:
+            result = await self._committer.read_async(read)
+        except AuditError as exc:
+            raise AuditError("the audit trail could not record this request") from exc
+        return cast(T, result)
+
+    def _failure(
+        self, request_id: str, actor: str, action: str, resource: str, exc: Exception
+    ) -> AuditRecord:
+        outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
+        slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
+        return AuditRecord(
+            self._clock.now_us(), request_id, actor, action, resource, outcome, {"error": slug}
+        )
 
     def _record_late(
         self,

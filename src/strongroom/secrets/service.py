@@ -159,12 +159,13 @@ class SecretsService:
     async def read_async(
         self, call: Call, app: str, name: str, version: int | None = None
     ) -> SecretValue:
-        """`read` for coroutines: the same checks and event (`Recorder.read_async`).
+        """`read` for coroutines: the same checks and event (`Recorder.point_read_async`).
 
-        The store read runs in a worker thread; waiting for the event to be durable does
-        not hold one. Returns only once the event is durable; `AuditError` if it cannot be.
+        The read (one row by key, and a decryption) runs on the audit writer, in the
+        transaction that records its event; no thread is held while it waits. Returns only
+        once the event is durable; `AuditError` if it cannot be.
         """
-        return await self._recorder.read_async(
+        return await self._recorder.point_read_async(
             call.request_id,
             call.actor,
             "secrets.read",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from strongroom.api.deps import (
@@ -35,6 +36,72 @@ from strongroom.secrets import MetaInput, Policy, SecretMeta, may_read
 
 router = APIRouter(tags=["secrets"])
 PREFIX = "/v1/apps/{app}/secrets"
+
+
+# -- the hot path ---------------------------------------------------------------------------
+
+
+class ValueOut(BaseModel):
+    id: str
+    version: int
+    value: str
+
+
+MAX_VERSION = 2**31
+_READ_PARAMETERS = [
+    {"name": "app", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+    {
+        "name": "version",
+        "in": "query",
+        "required": False,
+        "description": "A version to read instead of the current one.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+    },
+]
+
+
+def _version(request: Request) -> int | None:
+    """The ``version`` query parameter, checked as a declared one would be (422)."""
+    given = request.query_params.get("version")
+    if given is None:
+        return None
+    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= MAX_VERSION:
+        raise RequestValidationError(
+            [{"loc": ("query", "version"), "msg": f"an integer from 1 to {MAX_VERSION}"}]
+        )
+    return int(given)
+
+
+@router.get(
+    PREFIX + "/{name}/value",
+    name="secrets.read",
+    response_model=ValueOut,
+    openapi_extra={"parameters": _READ_PARAMETERS, "security": [{"HTTPBearer": []}]},
+)
+async def read_value(request: Request) -> Response:
+    """The value, for runtime identities holding ``secrets:read:<app>/<name>``. Audited."""
+    # The hot path of every app, so lean end to end: declared first (requests are matched
+    # against routes in order), it takes only the request (FastAPI then resolves no
+    # parameters or dependencies per call; the OpenAPI document lists them from
+    # ``openapi_extra``), authenticates on the event loop (`authorise_async`), and reads on
+    # the audit writer in the transaction that records the event (`read_async`).
+    app: str = request.path_params["app"]
+    name: str = request.path_params["name"]
+    version = _version(request)
+    node = get_node(request)
+
+    def allowed(p: Principal) -> bool:
+        return p.kind == "access" and may_read(p.scopes, app, name)
+
+    principal = await authorise_async(request, node, allowed, f"{SECRETS_READ}{app}/{name}")
+    found = await node.secrets.read_async(call_of(request, principal), app, name, version)
+    body = ValueOut(id=f"{app}/{name}", version=found.version, value=found.value.decode())
+    return Response(
+        body.model_dump_json(),
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 # -- authorisation -------------------------------------------------------------------------
@@ -160,12 +227,6 @@ class SecretsOut(BaseModel):
     secrets: list[SecretOut]
 
 
-class ValueOut(BaseModel):
-    id: str
-    version: int
-    value: str
-
-
 class DisabledOut(BaseModel):
     app: str
     disabled: int
@@ -248,35 +309,6 @@ def patch_meta(
     """Change metadata (owner, description, tags, data class, rotation period, expiry)."""
     meta = node.secrets.update_meta(call_of(request, principal), app, name, body.to_meta())
     return secret_out(meta)
-
-
-@router.get(PREFIX + "/{name}/value", name="secrets.read")
-async def read_value(
-    app: str,
-    name: str,
-    request: Request,
-    _declared: BearerDep,
-    version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
-) -> Response:
-    """The value, for runtime identities holding ``secrets:read:<app>/<name>``. Audited.
-
-    The hot path of every app, so a coroutine end to end: authentication and refusals on
-    the event loop (`authorise_async`), the store read in a worker thread, and the wait for
-    the audit event (group-committed, durable before the answer) on the loop.
-    """
-    node = get_node(request)
-
-    def allowed(p: Principal) -> bool:
-        return p.kind == "access" and may_read(p.scopes, app, name)
-
-    principal = await authorise_async(request, node, allowed, f"{SECRETS_READ}{app}/{name}")
-    found = await node.secrets.read_async(call_of(request, principal), app, name, version)
-    body = ValueOut(id=f"{app}/{name}", version=found.version, value=found.value.decode())
-    return Response(
-        body.model_dump_json(),
-        media_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 @router.post(PREFIX + "/{name}/rotate", name="secrets.rotate")

@@ -1,0 +1,64 @@
+"""A fast lane for the hottest route: served from the ASGI stack, same endpoint, same answers.
+
+Every app reads its secrets on each start and often on each request, so
+``GET /v1/apps/{app}/secrets/{name}/value`` is most of the traffic. Resolving it through
+the framework (matching the route list, solving dependencies, wrapping the endpoint)
+costs about as much CPU as the read itself. This middleware sits inside `EdgeMiddleware`
+(request id, security headers, access log and metrics are unchanged) and sends
+requests for that one route straight to its endpoint; everything else goes on to the
+application.
+
+What the framework would have done around the endpoint is done here too: the route is
+set on the scope (metrics, logs and audit events name it), the seal gate is checked,
+and every error becomes the same RFC 9457 problem through the same handlers
+(`problems.respond`). The route stays registered with the application, which documents
+it in the OpenAPI document and serves it whenever the lane does not (``HEAD``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from strongroom.api import problems
+from strongroom.node import Node
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class FastLane:
+    """Serve ``route`` (a GET route whose endpoint takes only the request) directly."""
+
+    def __init__(self, app: ASGIApp, route: APIRoute, endpoint: Endpoint, node: Node) -> None:
+        if route.methods != {"GET"}:
+            raise ValueError("the fast lane serves GET routes only")
+        self.app = app
+        self.route = route
+        self.endpoint = endpoint
+        self.node = node
+        self._match = route.path_regex.match
+        self._convertors = route.param_convertors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        found = self._match(scope["path"])
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        params = {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}
+        scope["route"] = self.route
+        scope["endpoint"] = self.endpoint
+        scope["path_params"] = params
+        request = Request(scope, receive)
+        try:
+            await self.node.keyring_async()  # the seal gate: 503 while sealed
+            response = await self.endpoint(request)
+        except Exception as exc:  # every error becomes its problem
+            response = await problems.respond(request, exc)
+        await response(scope, receive, send)
