@@ -62,9 +62,13 @@ def ewma(counts: Sequence[int], span: int) -> tuple[float, float]:
         return 0.0, 0.0
     decay = 1.0 - 2.0 / (span + 1)
     weights = [decay**age for age in range(len(counts) - 1, -1, -1)]
-    total = sum(weights)
-    mean = sum(w * c for w, c in zip(weights, counts, strict=True)) / total
-    variance = sum(w * (c - mean) ** 2 for w, c in zip(weights, counts, strict=True)) / total
+    total = math.fsum(weights)
+    # Offsets from the newest count keep a steady history exact (a limit of 50 stays 50).
+    anchor = counts[-1]
+    mean = (
+        anchor + math.fsum(w * (c - anchor) for w, c in zip(weights, counts, strict=True)) / total
+    )
+    variance = math.fsum(w * (c - mean) ** 2 for w, c in zip(weights, counts, strict=True)) / total
     return mean, math.sqrt(variance)
 
 
