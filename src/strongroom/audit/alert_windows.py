@@ -25,6 +25,8 @@ from typing import Literal, Protocol, TypeVar
 log = logging.getLogger("strongroom.alerts")
 #: Most keys (rule x subject) a process counts for; beyond it the oldest are dropped.
 MAX_KEYS = 100_000
+#: How long Redis remembers when a subject was first counted, after its last event.
+FIRST_SEEN_SECONDS = 30 * 86_400
 WindowsState = Literal["local", "shared", "fallback"]
 _T = TypeVar("_T")
 
@@ -154,9 +156,10 @@ class RedisWindows:
         pipe = self._redis.pipeline(transaction=False)
         pipe.incrby(counter, amount)
         pipe.expire(counter, ttl_seconds)
-        pipe.set(first, bucket, nx=True, ex=30 * 86_400)
+        pipe.set(first, bucket, nx=True, ex=FIRST_SEEN_SECONDS)
+        pipe.expire(first, FIRST_SEEN_SECONDS)  # forgotten only after that long idle
         pipe.get(first)
-        total, _, _, seen = pipe.execute()
+        total, _, _, _, seen = pipe.execute()
         return int(total), int(seen)
 
     def history(self, key: str, buckets: Sequence[int]) -> list[int]:

@@ -49,7 +49,8 @@ _STOP = object()
 
 @dataclass(frozen=True)
 class Rule:
-    """When to raise an alert."""
+    """When to raise an alert: on each match, on ``threshold`` matches by one actor within
+    ``window_seconds``, or (with ``baseline``) on volume far above the subject's history."""
 
     name: str
     actions: tuple[str, ...]
