@@ -64,6 +64,22 @@ DEFAULT_ROLE_SCOPES: dict[str, list[str]] = {
 }
 
 
+class AlertBaselineSettings(BaseModel):
+    """A baseline rule's parameters (see `strongroom.audit.baseline`; docs/audit.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket_seconds: int = Field(60, ge=1, le=86_400, description="Width of a counting bucket.")
+    history_buckets: int = Field(60, ge=1, le=10_080, description="Buckets the baseline spans.")
+    warmup_buckets: int = Field(10, ge=0, le=10_080, description="Buckets before it may fire.")
+    floor: int = Field(100, ge=0, description="Never fire at or below this many per bucket.")
+    factor: float = Field(5.0, ge=0, le=1e6, description="Fire above mean x factor (0: off).")
+    sigmas: float = Field(4.0, ge=0, le=1e3, description="...and above mean + sigmas x sd.")
+    amount_detail: str = Field(
+        "count", min_length=1, max_length=64, description="Event detail giving the amount."
+    )
+
+
 class AlertRuleSettings(BaseModel):
     """One alert rule as configured (see `strongroom.audit.alerts.Rule`)."""
 
@@ -77,6 +93,15 @@ class AlertRuleSettings(BaseModel):
     window_seconds: float = Field(60.0, gt=0, le=86_400)
     severity: Literal["low", "medium", "high", "critical"] = "high"
     summary: str = Field("", max_length=256)
+    baseline: AlertBaselineSettings | None = Field(
+        None, description="Fire on volume far above the subject's own history instead."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AlertRuleSettings:
+        if self.baseline is not None and self.threshold > 1:
+            raise ValueError(f"alert rule {self.name}: baseline and threshold do not combine")
+        return self
 
 
 class ConnectorSettings(BaseModel):
@@ -211,6 +236,11 @@ class Settings(BaseSettings):
         default_factory=dict, description="Escrow key algorithm for given apps (else x25519)."
     )
     alert_file: Path | None = Field(None, description="Append each alert to this JSON-lines file.")
+    alert_redis_prefix: str = Field(
+        "strongroom:alerts",
+        pattern=r"^[A-Za-z0-9:_-]{1,64}$",
+        description="Key prefix of the alert windows in Redis (shared when redis_url is set).",
+    )
     audit_origin: str | None = Field(
         None, description="Log identity in checkpoints; defaults to the issuer's host + /audit."
     )

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from strongroom.audit import alerts, identifiers
+from strongroom.audit.alert_windows import RedisWindows, SharedWindows
+from strongroom.audit.baseline import Baseline
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
 from strongroom.audit.recorder import Recorder
@@ -455,6 +457,7 @@ def _alert_engine(settings: Settings, database: Database, clock: Clock) -> alert
                 r.window_seconds,
                 r.severity,
                 r.summary or r.name,
+                None if r.baseline is None else Baseline(**r.baseline.model_dump()),
             )
             for r in settings.alert_rules
         )
@@ -464,4 +467,8 @@ def _alert_engine(settings: Settings, database: Database, clock: Clock) -> alert
         webhook_secret=None if secret is None else secret.get_secret_value().encode(),
         jsonl_file=settings.alert_file,
     )
-    return alerts.AlertEngine(rules, sinks, database, clock)
+    # Behind several replicas, counting windows are shared through Redis when configured.
+    windows = None
+    if settings.redis_url is not None:
+        windows = SharedWindows(RedisWindows(settings.redis_url, settings.alert_redis_prefix))
+    return alerts.AlertEngine(rules, sinks, database, clock, windows=windows)

@@ -6,14 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
+from alert_support import Hook
 
 from strongroom.audit import alerts, log
 from strongroom.config import Settings, load_settings
@@ -21,34 +18,6 @@ from strongroom.errors import AuditError
 from strongroom.node import Call, Node
 
 SECRET = "CANARY-webhook-secret-9f1"
-
-
-Received = list[tuple[dict[str, str], bytes]]
-Hook = tuple[str, Received]
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[Received] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[Hook]:
-    _Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", _Receiver.received
-    server.shutdown()
-    server.server_close()
 
 
 def _wait(condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]

@@ -88,7 +88,10 @@ def create_app(node: Node) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.node = node
-    metrics = Metrics(lambda: (node.seal_manager.initialized, node.seal_manager.sealed))
+    metrics = Metrics(
+        lambda: (node.seal_manager.initialized, node.seal_manager.sealed),
+        lambda: node.alerts.windows_state,
+    )
     app.state.metrics = metrics
     problems.install(app)
     # Secrets first: requests are matched against routes in order, and secret reads are

@@ -33,10 +33,33 @@ class _SealCollector(Collector):
         yield GaugeMetricFamily("strongroom_sealed", "1 if sealed", value=int(sealed))
 
 
-class Metrics:
-    """Request counts and latencies by route and status, and the seal state."""
+class _AlertWindowsCollector(Collector):
+    def __init__(self, state: Callable[[], str]) -> None:
+        self._state = state
 
-    def __init__(self, seal_state: Callable[[], tuple[bool, bool]]) -> None:
+    def collect(self) -> Iterator[Metric]:
+        state = self._state()
+        yield GaugeMetricFamily(
+            "strongroom_alert_windows_shared",
+            "1 if alert windows are shared by the replicas through Redis",
+            value=int(state == "shared"),
+        )
+        yield GaugeMetricFamily(
+            "strongroom_alert_windows_fallback",
+            "1 if Redis is configured but unreachable, so this replica counts alone",
+            value=int(state == "fallback"),
+        )
+
+
+class Metrics:
+    """Request counts and latencies by route and status, the seal state, and how alert
+    windows are counted."""
+
+    def __init__(
+        self,
+        seal_state: Callable[[], tuple[bool, bool]],
+        alert_windows: Callable[[], str] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "strongroom_http_requests",
@@ -52,6 +75,8 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.registry.register(_SealCollector(seal_state))
+        if alert_windows is not None:
+            self.registry.register(_AlertWindowsCollector(alert_windows))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request. ``route`` must be a route template (or ``unmatched``)."""

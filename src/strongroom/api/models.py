@@ -39,6 +39,11 @@ class HealthOut(BaseModel):
     sealed: bool
     version: str
     audit: str = Field("ok", description="'degraded' while audit writes fail.")
+    alerts: str | None = Field(
+        None,
+        description="With redis_url: 'shared' alert windows, or 'fallback' (Redis unreachable:"
+        " each replica counts alone).",
+    )
 
 
 class KeyOut(BaseModel):

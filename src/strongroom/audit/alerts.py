@@ -2,9 +2,14 @@
 
 Every event is offered to the rules once it is durable. A rule matches actions (shell-style
 patterns), optionally an outcome and detail values; with a ``threshold`` above one it fires
-when one actor reaches that many matching events within ``window_seconds`` (counted by
-this server process). Alerts are queued and delivered by one background thread, so a slow
-webhook never slows a request; a delivery that fails is retried, then logged.
+when one actor reaches that many matching events within ``window_seconds``; with a
+``baseline`` it fires when the volume of a subject (e.g. one app's detokenize policy) is
+far above its own history (`strongroom.audit.baseline`). Counting is per process, or
+shared by every replica through Redis (`strongroom.audit.alert_windows`).
+
+Rules are evaluated by one background thread and alerts delivered by another, so neither
+Redis nor a slow webhook ever slows or fails a request; a delivery that fails is retried,
+then logged.
 
 Webhook bodies are signed: ``X-Strongroom-Signature: t=<unix time>,v1=<hex>`` where the
 hex is HMAC-SHA256 over ``"<t>." + body`` with the configured secret; receivers check the
@@ -22,7 +27,6 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,8 @@ from typing import Any, Literal
 
 import httpx
 
+from strongroom.audit.alert_windows import LocalWindows, SharedWindows, Windows, WindowsState
+from strongroom.audit.baseline import Baseline, BaselineCounter, Spike
 from strongroom.audit.events import AuditRecord, bounded
 from strongroom.clock import Clock, rfc3339
 from strongroom.store.engine import Database
@@ -43,7 +49,8 @@ _STOP = object()
 
 @dataclass(frozen=True)
 class Rule:
-    """When to raise an alert."""
+    """When to raise an alert: on each match, on ``threshold`` matches by one actor within
+    ``window_seconds``, or (with ``baseline``) on volume far above the subject's history."""
 
     name: str
     actions: tuple[str, ...]
@@ -53,6 +60,7 @@ class Rule:
     window_seconds: float = 60.0
     severity: Severity = "high"
     summary: str = ""
+    baseline: Baseline | None = None
 
     def matches(self, record: AuditRecord) -> bool:
         if self.outcome is not None and record.outcome != self.outcome:
@@ -98,11 +106,21 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         window_seconds=60.0,
         summary="many refused requests from one caller",
     ),
+    Rule(
+        "detokenize-spike",
+        ("tokens.detokenize",),
+        "success",
+        baseline=Baseline(),
+        summary="detokenize volume far above the app's baseline",
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Alert:
+    """A raised alert. ``detail`` (counts and statistics, never values) goes to the file
+    and the webhook; the store keeps the summary, which says the same in words."""
+
     time_us: int
     rule: str
     severity: str
@@ -110,9 +128,10 @@ class Alert:
     actor: str
     action: str
     request_id: str
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "time": rfc3339(self.time_us),
             "rule": self.rule,
             "severity": self.severity,
@@ -121,6 +140,28 @@ class Alert:
             "action": self.action,
             "request_id": self.request_id,
         }
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def spike_text(rule: Rule, baseline: Baseline, spike: Spike) -> tuple[str, dict[str, Any]]:
+    """The summary and detail of a baseline alert: the subject, the count, the baseline."""
+    seconds = baseline.bucket_seconds
+    text = (
+        f"{rule.summary or rule.name}: {spike.subject} had {spike.count} in {seconds} s "
+        f"(baseline mean {spike.mean:.1f}, sd {spike.deviation:.1f}; limit {spike.limit:.1f})"
+    )
+    detail = {
+        "subject": spike.subject,
+        "count": spike.count,
+        "bucket_start": rfc3339(spike.bucket_start_us),
+        "bucket_seconds": seconds,
+        "baseline_mean": round(spike.mean, 3),
+        "baseline_deviation": round(spike.deviation, 3),
+        "limit": round(spike.limit, 3),
+    }
+    return text, detail
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -141,7 +182,11 @@ class Sinks:
 
 
 class AlertEngine:
-    """Applies rules to durable events and delivers the alerts they raise."""
+    """Applies rules to durable events and delivers the alerts they raise.
+
+    ``windows`` holds the counting state (`LocalWindows` unless given); two engines given
+    windows over one Redis count together and fire once between them.
+    """
 
     def __init__(
         self,
@@ -150,47 +195,97 @@ class AlertEngine:
         database: Database | None,
         clock: Clock,
         transport: httpx.BaseTransport | None = None,
+        windows: Windows | None = None,
     ) -> None:
         self._rules = list(rules)
         self._sinks = sinks
         self._db = database
         self._clock = clock
         self._transport = transport
-        self._windows: dict[tuple[str, str], deque[int]] = {}
+        self._windows: Windows = windows if windows is not None else LocalWindows()
+        self._baselines = {
+            r.name: BaselineCounter(r.name, r.baseline, self._windows)
+            for r in self._rules
+            if r.baseline is not None
+        }
         self._lock = threading.Lock()
+        self._inbox: queue.Queue[object] = queue.Queue(maxsize=100_000)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=10_000)
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self.dropped = 0
         self.delivered: Callable[[Alert], None] | None = None
 
+    @property
+    def windows_state(self) -> WindowsState:
+        """``local`` (this process counts alone), ``shared`` (Redis) or ``fallback``
+        (Redis configured but unreachable: counting locally until it answers)."""
+        if isinstance(self._windows, SharedWindows):
+            return self._windows.state
+        return "local"
+
     def observe(self, record: AuditRecord) -> None:
-        """Offer one durable event to the rules; never raises."""
+        """Offer one durable event to the rules; never raises, never waits.
+
+        Matching is cheap and done here; counting (which may talk to Redis) and delivery
+        happen on the engine's threads.
+        """
+        try:
+            if not any(rule.matches(record) for rule in self._rules):
+                return
+            self._start()
+            self._inbox.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+            log.error("alert rule queue full; an event was not evaluated")
+        except Exception:
+            log.exception("an alert rule failed")
+
+    def evaluate(self, record: AuditRecord) -> list[Alert]:
+        """Apply every rule to ``record`` now and return the alerts it raises (undelivered).
+
+        The engine's thread calls this for observed events; tests call it directly.
+        """
+        raised: list[Alert] = []
         for rule in self._rules:
             try:
-                if rule.matches(record) and self._counts(rule, record):
-                    self.raise_alert(rule.name, rule.severity, rule.summary, record)
+                if not rule.matches(record):
+                    continue
+                if rule.baseline is not None:
+                    alert = self._baseline(rule, rule.baseline, record)
+                    if alert is not None:
+                        raised.append(alert)
+                elif self._counts(rule, record):
+                    raised.append(self._alert(rule.name, rule.severity, rule.summary, record))
             except Exception:
                 log.exception("an alert rule failed")
+        return raised
 
     def _counts(self, rule: Rule, record: AuditRecord) -> bool:
         if rule.threshold <= 1:
             return True
-        now = record.time_us
         window = int(rule.window_seconds * 1_000_000)
-        with self._lock:
-            seen = self._windows.setdefault((rule.name, record.actor), deque())
-            seen.append(now)
-            while seen and seen[0] <= now - window:
-                seen.popleft()
-            if len(seen) >= rule.threshold:
-                seen.clear()  # one alert per burst; counting starts again
-                return True
-            if len(self._windows) > 100_000:
-                self._windows.clear()
-        return False
+        key = f"{rule.name}\x00{record.actor}"
+        return self._windows.slide(key, record.time_us, window, rule.threshold)
 
-    def raise_alert(self, rule: str, severity: str, summary: str, record: AuditRecord) -> None:
-        """Queue an alert for delivery (dropped with a log line if the queue is full)."""
-        alert = Alert(
+    def _baseline(self, rule: Rule, baseline: Baseline, record: AuditRecord) -> Alert | None:
+        amount = record.detail.get(baseline.amount_detail, 1)
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            amount = 1
+        spike = self._baselines[rule.name].count(record.resource, record.time_us, amount)
+        if spike is None:
+            return None
+        summary, detail = spike_text(rule, baseline, spike)
+        return self._alert(rule.name, rule.severity, summary, record, detail)
+
+    def _alert(
+        self,
+        rule: str,
+        severity: str,
+        summary: str,
+        record: AuditRecord,
+        detail: dict[str, Any] | None = None,
+    ) -> Alert:
+        return Alert(
             self._clock.now_us(),
             rule,
             severity,
@@ -198,28 +293,50 @@ class AlertEngine:
             record.actor,
             record.action,
             record.request_id,
+            detail or {},
         )
+
+    def raise_alert(self, rule: str, severity: str, summary: str, record: AuditRecord) -> None:
+        """Queue an alert for delivery (dropped with a log line if the queue is full)."""
+        self._send(self._alert(rule, severity, summary, record))
+
+    def _send(self, alert: Alert) -> None:
         self._start()
         try:
             self._queue.put_nowait(alert)
         except queue.Full:
-            log.error("alert queue full; dropped an alert", extra={"rule": rule})
+            log.error("alert queue full; dropped an alert", extra={"rule": alert.rule})
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="strongroom-alerts", daemon=True
-                )
-                self._thread.start()
+            if not self._threads:
+                for target, name in (
+                    (self._evaluate_loop, "strongroom-alert-rules"),
+                    (self._run, "strongroom-alerts"),
+                ):
+                    thread = threading.Thread(target=target, name=name, daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued, then stop."""
+        """Evaluate and deliver what is queued, then stop."""
         with self._lock:
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        if threads:
+            evaluator, deliverer = threads
+            self._inbox.put(_STOP)
+            evaluator.join(timeout)
             self._queue.put(_STOP)
-            thread.join(timeout)
+            deliverer.join(timeout)
+
+    def _evaluate_loop(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is _STOP:
+                return
+            if isinstance(item, AuditRecord):
+                for alert in self.evaluate(item):
+                    self._send(alert)
 
     def _run(self) -> None:
         while True:
@@ -246,7 +363,18 @@ class AlertEngine:
             return
         try:
             with database.transaction() as session:
-                repo.add_alert(session, AuditAlert(**vars(alert)))
+                repo.add_alert(
+                    session,
+                    AuditAlert(
+                        time_us=alert.time_us,
+                        rule=alert.rule,
+                        severity=alert.severity,
+                        summary=alert.summary,
+                        actor=alert.actor,
+                        action=alert.action,
+                        request_id=alert.request_id,
+                    ),
+                )
         except Exception:
             log.warning("could not store an alert", extra={"rule": alert.rule})
 

@@ -71,8 +71,10 @@ def health(node: NodeDep) -> JSONResponse:
         sealed=status.sealed,
         version=__version__,
         audit="degraded" if degraded else "ok",
+        alerts=None if node.alerts.windows_state == "local" else node.alerts.windows_state,
     )
-    return JSONResponse(body.model_dump(), status_code=code)
+    # Alerts never fail a request, so their state is shown but does not change the code.
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=code)
 
 
 @router.get("/seal-status", name="sys.seal_status")
