@@ -49,7 +49,7 @@ from strongroom.store.repositories import tokenize as repo
 from strongroom.tokenize import codec, engine, keys, policy, rewrap
 from strongroom.tokenize.keys import PolicyKeys
 from strongroom.tokenize.policy import PolicySpec, View
-from strongroom.tokenize.ratelimit import RateLimiter
+from strongroom.tokenize.ratelimit import limiter_for
 from strongroom.tokenize.regions import Regions
 from strongroom.tokenize.rewrap import Rewrapped
 
@@ -126,7 +126,7 @@ class TokenVault:
         self.keyring = keyring
         self.regions = regions
         self.max_batch = settings.token_max_batch
-        self.limiter = RateLimiter(settings.token_detokenize_rate, settings.token_detokenize_burst)
+        self.limiter = limiter_for(settings)
 
     # -- helpers ------------------------------------------------------------------------
 
