@@ -211,6 +211,14 @@ def test_rewrap_moves_values_to_the_newest_version_and_tokens_stay_valid(
     ]
     with pytest.raises(InvalidRequestError, match="limit"):
         vault.rewrap(vaulted.call, "marketing", "cards", limit=0)
+    # Events of rotation and rewrap carry counts and versions, never values or tokens.
+    with vaulted.node.db.transaction(read_only=True) as session:
+        logged = " ".join(
+            e.detail + e.resource for e in session.execute(select(AuditEvent)).scalars()
+        )
+    for secret in [*values, *tokens, newer]:
+        assert secret not in logged
+        assert secret[:-4] not in logged
 
 
 def test_rewrap_skips_a_value_that_does_not_open_and_moves_the_rest(vaulted: Vaulted) -> None:

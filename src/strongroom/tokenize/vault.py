@@ -1,4 +1,5 @@
-"""The tokenization vault service: policies, tokenize, detokenize, erase, shred, purge.
+"""The tokenization vault service: policies, key rotation and rewrap, tokenize, detokenize,
+erase, shred, purge.
 
 Each public method is one audited operation (one event, never a value or a token) and
 raises typed errors from `strongroom.errors`. Batches are all-or-nothing: every item is
