@@ -192,3 +192,23 @@ def test_settings_pick_and_check_the_store(tmp_path: Path) -> None:
         load_settings(data_dir=tmp_path, token_rate_limit_store="etcd")
     with pytest.raises(ConfigError, match="token_rate_limit_prefix"):
         load_settings(data_dir=tmp_path, redis_url=REDIS_URL, token_rate_limit_prefix="a b")
+
+
+def _outcomes(limiter: RateLimiter | RedisRateLimiter) -> list[str]:
+    steps = [("alice", 6), ("alice", 5), ("alice", 4), ("alice", 1), ("alice", 11), ("bob", 10)]
+    seen = []
+    for caller, units in steps:
+        try:
+            limiter.take(caller, units)
+            seen.append("spent")
+        except RateLimitedError as exc:
+            seen.append("wait" if "retry_after" in exc.extra else "split")
+    return seen
+
+
+def test_the_shared_bucket_answers_as_the_local_one(redis_prefix: str) -> None:
+    local = RateLimiter(RATE, BURST, monotonic=lambda: 0.0)
+    shared = RedisRateLimiter(REDIS_URL, RATE, BURST, redis_prefix)
+    expected = ["spent", "wait", "spent", "wait", "split", "spent"]
+    assert _outcomes(local) == _outcomes(shared) == expected
+    shared.close()
