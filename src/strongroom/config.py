@@ -273,9 +273,19 @@ class Settings(BaseSettings):
     )
     token_max_batch: int = Field(10_000, ge=1, le=100_000, description="Values per call.")
     token_detokenize_rate: float = Field(
-        1000.0, gt=0, description="Detokenized values per second per caller (per process)."
+        1000.0, gt=0, description="Detokenized values per second per caller."
     )
     token_detokenize_burst: int = Field(20_000, ge=1, description="Bucket size, in values.")
+    token_rate_limit_store: Literal["memory", "redis"] | None = Field(
+        None,
+        description="Where detokenize buckets live: memory (per process) or redis (shared by "
+        "every replica; fails closed if Redis is down). Unset: redis if redis_url is set.",
+    )
+    token_rate_limit_prefix: str = Field(
+        "strongroom:detokenize:",
+        pattern=r"^[A-Za-z0-9:_.-]{1,64}$",
+        description="Prefix of the detokenize bucket keys in Redis.",
+    )
     token_purge_interval_seconds: float = Field(
         60.0, gt=0, description="How often expired token values are purged."
     )
@@ -379,6 +389,8 @@ class Settings(BaseSettings):
             raise ValueError("audit_origin may not be empty or hold spaces or '+'")
         if self.proof_replay_store == "redis" and not self.redis_url:
             raise ValueError("proof_replay_store redis needs redis_url")
+        if self.token_rate_limit_store == "redis" and not self.redis_url:  # noqa: S105
+            raise ValueError("token_rate_limit_store redis needs redis_url")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
             raise ValueError("redis_url must be a redis:// or rediss:// URL")
         if self.alert_webhook_url is not None:
@@ -433,6 +445,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'strongroom.db').as_posix()}"
+
+    @property
+    def resolved_token_rate_limit_store(self) -> Literal["memory", "redis"]:
+        """Where detokenize buckets live: as set, else Redis whenever redis_url is set."""
+        if self.token_rate_limit_store is not None:
+            return self.token_rate_limit_store
+        return "redis" if self.redis_url else "memory"
 
     @property
     def url(self) -> str:

@@ -1,4 +1,5 @@
-"""``strongroom tokens``: token policies, tokenize, detokenize, erase, purge, shred.
+"""``strongroom tokens``: token policies, key rotation, tokenize, detokenize, erase, purge,
+shred.
 
 Values and tokens are read from stdin or a file (one per line, or a JSON array with
 ``--json-input``), never from the command line, so they stay out of shell history and
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from strongroom.cli.client import DEFAULT, AddrOption, Client, CliError, JsonOption, TokenOption
-from strongroom.cli.output import console, emit_json
+from strongroom.cli.output import console, emit_json, errors
 
 app = typer.Typer(help="The tokenization vault.", no_args_is_help=True)
 
@@ -108,6 +110,85 @@ def policy_create(
         f"in region {made['region']}",
         highlight=False,
     )
+
+
+@app.command("policy-rotate")
+def policy_rotate(
+    app_name: AppOption,
+    policy: PolicyOption,
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Make a new version of a policy's key (new values are sealed under it; tokens stay)."""
+    with Client(addr, token) as client:
+        made = client.post(f"{_base(app_name)}/policies/{policy}/rotate")
+    if json:
+        emit_json(made)
+        return
+    console.print(
+        f"policy {app_name}/{policy}: key version {made['key_version']}; values sealed "
+        "before still open (run `strongroom tokens rewrap` to move them)",
+        highlight=False,
+    )
+
+
+@app.command()
+def rewrap(
+    app_name: AppOption,
+    policy: PolicyOption,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=100_000, help="Values per call.")
+    ] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    addr: AddrOption = DEFAULT,
+    token: TokenOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Re-seal a policy's stored values under its newest key version.
+
+    Works in batches, each one call; stopping and running it again carries on where it
+    stopped (it is idempotent). Values that cannot be opened are left and reported.
+    """
+    moved = unreadable = 0
+    with (
+        Client(addr, token) as client,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=errors,
+            transient=True,
+            disable=quiet or json or not errors.is_terminal,
+        ) as progress,
+    ):
+        task = progress.add_task(f"rewrap {app_name}/{policy}", total=None)
+        while True:
+            done = client.post(f"{_base(app_name)}/policies/{policy}/rewrap", {"limit": batch})
+            moved += done["rewrapped"]
+            unreadable = done["unreadable"]
+            progress.update(task, completed=moved, total=moved + done["remaining"])
+            if done["remaining"] == 0 or done["rewrapped"] == 0:
+                break
+    result = {
+        "key_version": done["key_version"],
+        "rewrapped": moved,
+        "unreadable": unreadable,
+        "remaining": done["remaining"],
+    }
+    if json:
+        emit_json(result)
+    else:
+        console.print(
+            f"policy {app_name}/{policy}: {moved} value(s) moved to key version "
+            f"{done['key_version']}; {done['remaining']} left under older versions",
+            highlight=False,
+        )
+    if done["remaining"]:
+        raise CliError(
+            f"{done['remaining']} value(s) could not be re-sealed",
+            "they do not open under their recorded key version; see the audit trail",
+        )
 
 
 @app.command()

@@ -41,7 +41,9 @@ def seal_many(
 
 
 def unseal(keys: PolicyKeys, blob: bytes, aad: bytes) -> str:
-    return aead.decrypt(keys.seal, blob, aad).decode("utf-8")
+    """Open a value sealed under any version of the policy key: the version the blob names
+    (authenticated as associated data) picks the key; `DecryptionError` for any failure."""
+    return aead.decrypt(keys.seal_key(aead.key_version(blob)), blob, aad).decode("utf-8")
 
 
 def check_values(spec: PolicySpec, values: Sequence[str]) -> ItemErrors:

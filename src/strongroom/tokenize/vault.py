@@ -1,4 +1,5 @@
-"""The tokenization vault service: policies, tokenize, detokenize, erase, shred, purge.
+"""The tokenization vault service: policies, key rotation and rewrap, tokenize, detokenize,
+erase, shred, purge.
 
 Each public method is one audited operation (one event, never a value or a token) and
 raises typed errors from `strongroom.errors`. Batches are all-or-nothing: every item is
@@ -28,6 +29,7 @@ from strongroom.audit.recorder import Audited, Recorder
 from strongroom.call import Call
 from strongroom.clock import Clock
 from strongroom.config import Settings
+from strongroom.crypto import aead
 from strongroom.errors import (
     BatchError,
     ConflictError,
@@ -45,11 +47,12 @@ from strongroom.kms.keyring import Keyring
 from strongroom.store.engine import Database
 from strongroom.store.models import TokenPolicy, TokenRequest
 from strongroom.store.repositories import tokenize as repo
-from strongroom.tokenize import codec, engine, keys, policy
+from strongroom.tokenize import codec, engine, keys, policy, rewrap
 from strongroom.tokenize.keys import PolicyKeys
 from strongroom.tokenize.policy import PolicySpec, View
-from strongroom.tokenize.ratelimit import RateLimiter
+from strongroom.tokenize.ratelimit import limiter_for
 from strongroom.tokenize.regions import Regions
+from strongroom.tokenize.rewrap import Rewrapped
 
 #: Events list at most this many token references (HMACs), whatever the batch size.
 AUDIT_REFS = 10
@@ -58,6 +61,8 @@ MAX_ITEM_ERRORS = 100
 IDEMPOTENCY_SECONDS = 86_400
 MAX_PURPOSE = 200
 MAX_IDEMPOTENCY_KEY = 200
+#: Values one rewrap call re-seals, by default.
+REWRAP_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ class TokenVault:
         self.keyring = keyring
         self.regions = regions
         self.max_batch = settings.token_max_batch
-        self.limiter = RateLimiter(settings.token_detokenize_rate, settings.token_detokenize_burst)
+        self.limiter = limiter_for(settings)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -496,6 +501,8 @@ class TokenVault:
                 expired = stored.expires_us is not None and stored.expires_us <= now
                 if stored.state == repo.EXPIRED or expired or stored.sealed is None:
                     raise TokenGoneError("the value of this token expired and was purged")
+                if aead.key_version(stored.sealed) != stored.key_version:
+                    raise DecryptionError()  # the row's key version was changed
                 values.append(engine.unseal(pkeys, stored.sealed, base + stored.ref))
             except (InvalidTokenError, TokenGoneError, DecryptionError) as exc:
                 errors[i] = exc
@@ -533,6 +540,68 @@ class TokenVault:
                 erased = repo.erase(session, row.pid, [r for r in refs if r is not None])
             tx.detail.update({"count": len(tokens), "erased": erased})
         return erased
+
+    def _rotatable(self, session: Session, app: str, name: str) -> tuple[TokenPolicy, PolicySpec]:
+        row, spec = self._load(session, app, name)
+        if spec.scheme == "mask":
+            raise InvalidRequestError("a mask policy has no key to rotate")
+        if not spec.stores_values:
+            raise InvalidRequestError(
+                "a vaultless policy's tokens are its values enciphered under the policy key, "
+                "so rotating the key would orphan every token; make a new policy and "
+                "tokenize again instead"
+            )
+        return row, spec
+
+    def rotate_policy(self, call: Call, app: str, name: str) -> int:
+        """Make a new version of the policy key; returns its number.
+
+        New values are sealed under it; values sealed before keep opening (each names its
+        version) until `rewrap` moves them. Tokens do not change: the index, tag and FPE
+        keys stay those of the first version, so deterministic joins hold. Vaultless and
+        mask policies are refused with `InvalidRequestError`.
+        """
+        resource = f"tokens/{app}/{name}"[:256]
+        with self.recorder.action(
+            call.request_id, call.actor, "tokens.policy.rotate", resource
+        ) as tx:
+            row, spec = self._rotatable(tx.session, app, name)
+            with self._region(spec.region, tx) as session:
+                version = keys.rotate_policy_key(
+                    session, self.keyring(), spec.region, row.pid, self.clock
+                )
+            tx.detail.update({"region": spec.region, "key_version": version})
+        return version
+
+    def rewrap(self, call: Call, app: str, name: str, limit: int = REWRAP_BATCH) -> Rewrapped:
+        """Re-seal up to ``limit`` of the policy's values under its newest key version.
+
+        One bounded batch per call (call again while ``remaining`` shrinks); idempotent and
+        resumable. Values that do not open are left and counted as ``unreadable``.
+        """
+        resource = f"tokens/{app}/{name}"[:256]
+        with self.recorder.action(
+            call.request_id, call.actor, "tokens.policy.rewrap", resource
+        ) as tx:
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise InvalidRequestError("limit must be a whole number")
+            if not 1 <= limit <= self.max_batch:
+                raise InvalidRequestError(f"limit must be 1-{self.max_batch}")
+            row, spec = self._rotatable(tx.session, app, name)
+            base = engine.value_aad(row.app, spec.name, spec.region, b"")
+            with self._region(spec.region, tx) as session:
+                pkeys = keys.policy_keys(session, self.keyring(), spec.region, row.pid)
+                done = rewrap.rewrap_batch(session, row.pid, pkeys, base, limit)
+            tx.detail.update(
+                {
+                    "region": spec.region,
+                    "key_version": done.key_version,
+                    "rewrapped": done.rewrapped,
+                    "unreadable": done.unreadable,
+                    "remaining": done.remaining,
+                }
+            )
+        return done
 
     def shred_policy(self, call: Call, app: str, name: str) -> None:
         """Destroy a policy's key: every value and vaultless token of it becomes unrecoverable."""

@@ -1,4 +1,4 @@
-"""Tokenization vault routes: policies, tokenize, detokenize, erase, shred, purge.
+"""Tokenization vault routes: policies, key rotation, tokenize, detokenize, erase, shred, purge.
 
 Scopes name the app and policy: ``tokens:admin:<app>`` manages policies, erases and
 shreds; ``tokens:tokenize:<app>/<policy>`` tokenizes; ``tokens:detokenize:<app>/<policy>``
@@ -142,6 +142,21 @@ class CountOut(BaseModel):
     count: int
 
 
+class RotateOut(BaseModel):
+    key_version: int
+
+
+class RewrapIn(Input):
+    limit: int = Field(1000, ge=1, description="Values to re-seal in this call, at most.")
+
+
+class RewrapOut(BaseModel):
+    key_version: int
+    rewrapped: int
+    unreadable: int
+    remaining: int
+
+
 class ShredOut(BaseModel):
     shredded: bool = True
     policies: int = 1
@@ -172,6 +187,34 @@ def shred_policy(request: Request, node: NodeDep, app: str, policy: str, who: Ad
     """Destroy the policy's key: all its values become unrecoverable. Cannot be undone."""
     node.vault.shred_policy(call_of(request, who), app, policy)
     return ShredOut()
+
+
+@router.post(PREFIX + "/policies/{policy}/rotate", name="tokens.policy.rotate")
+def rotate_policy(request: Request, node: NodeDep, app: str, policy: str, who: Admin) -> RotateOut:
+    """Make a new version of the policy's key: new values are sealed under it, older ones
+    still open, tokens do not change. Vaultless and mask policies are refused (400)."""
+    return RotateOut(key_version=node.vault.rotate_policy(call_of(request, who), app, policy))
+
+
+@router.post(PREFIX + "/policies/{policy}/rewrap", name="tokens.policy.rewrap")
+def rewrap_policy(
+    request: Request,
+    node: NodeDep,
+    app: str,
+    policy: str,
+    who: Admin,
+    body: RewrapIn | None = None,
+) -> RewrapOut:
+    """Re-seal up to ``limit`` stored values under the newest key version; call again
+    until ``remaining`` is 0. Idempotent."""
+    limit = body.limit if body is not None else 1000
+    done = node.vault.rewrap(call_of(request, who), app, policy, limit)
+    return RewrapOut(
+        key_version=done.key_version,
+        rewrapped=done.rewrapped,
+        unreadable=done.unreadable,
+        remaining=done.remaining,
+    )
 
 
 @router.post(PREFIX + "/{policy}/tokenize", name="tokens.tokenize")
