@@ -21,7 +21,9 @@ from support import Ready
 
 from strongroom.api.app import create_app
 from strongroom.config import load_settings
+from strongroom.errors import UpstreamError
 from strongroom.node import Call, Node
+from strongroom.runtime.pgdsn import parse_dsn
 from strongroom.runtime.postgres import statement_kind
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -356,3 +358,36 @@ def test_http_and_sql_connectors_keep_to_their_own_calls(gw: Ready) -> None:
         headers=gw.auth(gw.mint("connectors:call:crm-db-rw")),
     )
     assert unscoped.status_code == 403
+
+
+def test_dsn_is_parsed_narrowly_and_scrubbed() -> None:
+    dsn = parse_dsn("postgresql://app_user:p%40ss-CANARY@DB.example:6543/sales?sslmode=require")
+    assert (dsn.host, dsn.port, dsn.user, dsn.password) == (
+        "db.example",
+        6543,
+        "app_user",
+        "p@ss-CANARY",
+    )
+    assert "p@ss" not in repr(dsn) and "app_user" not in repr(dsn)
+    scrubbed = dsn.scrub(
+        'role "app_user" on "sales" at db.example: app_user_id p@ss-CANARY p%40ss-CANARY'
+    )
+    assert (
+        scrubbed
+        == 'role "[REDACTED]" on "[REDACTED]" at [REDACTED]: app_user_id [REDACTED] [REDACTED]'
+    )
+    for bad in (
+        "host=h user=u dbname=d",  # no password: libpq would read the server's .pgpass
+        "host=h user=u password=p",  # no database
+        "user=u password=p dbname=d",  # no host: libpq would use PGHOST or a socket
+        "host=h port=0 user=u password=p dbname=d",
+        "host=h user=u password=p dbname=d sslkey=/etc/ssl/private/k.pem",
+        "host=h user=u password=p dbname=d sslrootcert=/tmp/ca.pem",
+        "host=h user=u password=p dbname=d options='-c default_transaction_read_only=off'",
+        "host=h user=u password=p dbname=d service=prod",
+        "host=h user=u password=p dbname=d sslmode=sometimes",
+        "host=h user=u password='CANARY unterminated dbname=d",
+    ):
+        with pytest.raises(UpstreamError) as caught:
+            parse_dsn(bad)
+        assert "CANARY" not in str(caught.value) and "/etc" not in str(caught.value)

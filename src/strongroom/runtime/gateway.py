@@ -186,6 +186,11 @@ class Gateway:
         self._max = max_response_bytes
         # httpcore's debug trace prints request headers, which hold the injected secret.
         logging.getLogger("httpcore").setLevel(logging.INFO)
+        # psycopg's debug log quotes libpq's connection errors, which name the DSN's user
+        # and database (never its password); the store's connections share the logger.
+        psycopg_log = logging.getLogger("psycopg")
+        if psycopg_log.getEffectiveLevel() < logging.INFO:
+            psycopg_log.setLevel(logging.INFO)
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import psycopg.conninfo
 
@@ -47,9 +48,8 @@ class Dsn:
         Names are replaced where they stand as a whole word (``relation "app_user"``
         but not ``app_user_id``), so a server message stays readable.
         """
-        for value in sorted({self.text, self.password}, key=len, reverse=True):
-            if value:
-                message = message.replace(value, REDACTED)
+        for value in self.forms():
+            message = message.replace(value, REDACTED)
         for value in sorted({self.user, self.dbname, self.host}, key=len, reverse=True):
             if value:
                 pattern = r"(?<![\w$])" + re.escape(value) + r"(?![\w$])"
@@ -57,8 +57,10 @@ class Dsn:
         return message
 
     def forms(self) -> list[str]:
-        """The strings an answer must never carry: the DSN and the password."""
-        return sorted((f for f in {self.text, self.password} if f), key=len, reverse=True)
+        """The strings an answer must never carry: the DSN and the password (also as a URI
+        writes it), longest first so none is half-replaced by a shorter one inside it."""
+        forms = {self.text, self.password, quote(self.password, safe="")}
+        return sorted((f for f in forms if f), key=len, reverse=True)
 
 
 def parse_dsn(text: str) -> Dsn:
