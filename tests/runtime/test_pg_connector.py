@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,6 +240,18 @@ def test_one_statement_of_an_allowed_kind(gw: Ready, target: Target) -> None:
     ):
         resp = _query(gw, "crm-db-rw", statement)
         assert resp.status_code in (400, 422), (statement, resp.text)
+    token = gw.mint("connectors:call:crm-db")
+    for raw in (
+        '{"sql": "SELECT 1 -- \\u0000; SELECT 2"}',
+        '{"sql": "SELECT $1", "params": ["a\\u0000b"]}',
+        '{"sql": "SELECT $1", "params": ["\\ud800"]}',
+    ):
+        sent = gw.client.post(
+            "/v1/connectors/crm-db/query",
+            content=raw,
+            headers={**gw.auth(token), "Content-Type": "application/json"},
+        )
+        assert sent.status_code == 400, (raw, sent.text)
     assert target.admin(f"SELECT count(*) FROM {table}") == [(2,)]
     assert statement_kind("/* a /* b */ c */ -- x\n ( (select 1))") == "SELECT"
 
@@ -291,6 +304,16 @@ def test_timeout_row_limit_and_size_ceiling(gw: Ready, target: Target) -> None:
         " interval '90 seconds', true",
     )
     assert values.json()["rows"] == [["1.50", "nan", "\\x00ff", {"a": [1]}, 90.0, True]]
+
+
+def test_a_server_that_never_answers_times_out(gw: Ready, target: Target) -> None:
+    # A listener that accepts and stays silent: libpq waits for its answer to the startup.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        _put(gw, "crm/secrets/other", target.dsn().replace(":5432/", f":{port}/"))
+        resp = _query(gw, "crm-other", "SELECT 1")
+    assert resp.status_code == 504 and resp.json()["type"].endswith("upstream-timeout")
+    assert PASSWORD not in resp.text and str(port) not in resp.text
 
 
 def test_bad_sql_is_a_clear_error_without_the_dsn(

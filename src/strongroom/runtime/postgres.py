@@ -181,7 +181,7 @@ def _query_failure(exc: psycopg.Error, dsn: Dsn, timed_out: bool) -> Exception:
         if timed_out:
             return UpstreamTimeoutError("the statement ran out of time and was cancelled")
         if isinstance(exc, psycopg.DataError | psycopg.ProgrammingError):
-            return InvalidRequestError("the parameters cannot be sent to PostgreSQL")
+            return InvalidRequestError("the statement or its parameters cannot be sent")
         return UpstreamError("the connection to the database failed")
     primary = exc.diag.message_primary or ""
     message = dsn.scrub(primary)[:MAX_MESSAGE]
@@ -226,6 +226,9 @@ class Limits:
 
 def run(dsn: Dsn, address: str, statement: Statement, limits: Limits) -> QueryResult:
     """Run ``statement`` on the database ``dsn`` names, connecting to ``address``."""
+    if "\x00" in statement.sql:
+        # libpq would end the text there: the statement run would not be the one audited.
+        raise InvalidRequestError("the statement holds a NUL character")
     kind = statement_kind(statement.sql)
     if kind not in KINDS:
         raise InvalidRequestError(
@@ -239,7 +242,6 @@ def run(dsn: Dsn, address: str, statement: Statement, limits: Limits) -> QueryRe
     kwargs = connect_kwargs(
         dsn, address, connect_timeout=max(2, math.ceil(limits.timeout)), options=options
     )
-    deadline = time.monotonic() + limits.timeout
     try:
         conn = psycopg.connect(
             psycopg.conninfo.make_conninfo("", **kwargs),
@@ -248,6 +250,8 @@ def run(dsn: Dsn, address: str, statement: Statement, limits: Limits) -> QueryRe
         )
     except psycopg.Error as exc:
         raise _connect_failure(exc) from None
+    # The statement gets the whole timeout, as statement_timeout gives it on the server.
+    deadline = time.monotonic() + limits.timeout
     fired = threading.Event()
     watchdog = threading.Timer(limits.timeout + WATCHDOG_GRACE, _cancel, (conn, fired))
     watchdog.daemon = True
@@ -302,6 +306,8 @@ def _fetch(
     except psycopg.Error as exc:
         if not _no_result(exc, conn):
             raise _query_failure(exc, dsn, fired.is_set()) from None
+    except UnicodeEncodeError:
+        raise InvalidRequestError("the statement or its parameters are not valid UTF-8") from None
     except RecursionError:
         raise UpstreamError("a value nests too deeply to answer") from None
     if truncated and limits.writable:
