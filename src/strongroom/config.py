@@ -111,11 +111,13 @@ class ConnectorSettings(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     app: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    template: Literal["bearer", "header", "basic"]
-    base_url: str = Field(min_length=8, max_length=2048)
+    template: Literal["bearer", "header", "basic", "postgres"]
+    base_url: str = Field("", max_length=2048, description="For the HTTP templates.")
     secret: str = Field(min_length=1, max_length=256, description="sr://secrets/<app>/<name>")
     header: str = Field("X-API-Key", pattern=r"^[A-Za-z0-9-]{1,64}$")
     username: str = Field("", max_length=256, description="For basic auth.")
+    allow_writes: bool = Field(False, description="postgres: run statements read-write.")
+    max_rows: int = Field(1000, ge=1, le=100_000, description="postgres: rows per answer.")
 
 
 class TokenRegionSettings(BaseModel):

@@ -1,7 +1,7 @@
 """The connector gateway: the app names a connector, the gateway adds the secret.
 
-A connector (from the settings) names an app, an upstream base URL, a template and a secret
-by reference. For each call the gateway:
+A connector (from the settings) names an app, a template and a secret by reference; an
+HTTP connector also names an upstream base URL. For each HTTP call the gateway:
 
 1. checks the path stays under the base URL and the host is on the app's egress allowlist,
    resolving it once and refusing private addresses unless allowed (`EgressPolicy`);
@@ -12,14 +12,20 @@ by reference. For each call the gateway:
 4. removes every form of the secret from the answer's body and headers;
 5. appends one audit event naming the connector, secret id and version, host and status.
 
+A ``postgres`` connector's secret is a DSN: the app sends one SQL statement with bound
+parameters (`query`), the gateway checks the DSN's host like an upstream's, connects there
+and returns the rows (see `strongroom.runtime.postgres`); its audit event names the
+statement's kind and SHA-256, never its parameters.
+
 Errors: `EgressDeniedError` (403), `UpstreamError` (502), `UpstreamTimeoutError` (504),
-`InvalidRequestError` for a bad path, method or header, and the secret's own errors
-(revoked, not found). None of them holds the secret.
+`InvalidRequestError` for a bad path, method, header or statement, and the secret's own
+errors (revoked, not found). None of them holds the secret.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
 import time
@@ -39,7 +45,9 @@ from strongroom.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from strongroom.runtime import postgres
 from strongroom.runtime.egress import EgressPolicy
+from strongroom.runtime.pgdsn import parse_dsn
 from strongroom.secrets.backend import SecretBackend
 from strongroom.secrets.names import SecretRef, parse_ref
 
@@ -75,14 +83,25 @@ class Connector:
     secret: SecretRef
     header: str
     username: str
+    allow_writes: bool = False
+    max_rows: int = 1000
+
+    @property
+    def is_sql(self) -> bool:
+        return self.template == "postgres"
 
     @classmethod
     def from_settings(cls, spec: ConnectorSettings) -> Connector:
-        parts = urlsplit(spec.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"connector {spec.name}: base_url must be an http(s) URL")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ConfigError(f"connector {spec.name}: base_url may not hold credentials or ?#")
+        if spec.template == "postgres":
+            # The DSN, host included, is the secret: there is no URL to configure.
+            if spec.base_url:
+                raise ConfigError(f"connector {spec.name}: a postgres connector has no base_url")
+        else:
+            parts = urlsplit(spec.base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"connector {spec.name}: base_url must be an http(s) URL")
+            if parts.username or parts.password or parts.query or parts.fragment:
+                raise ConfigError(f"connector {spec.name}: base_url may not hold credentials or ?#")
         try:
             ref = parse_ref(spec.secret)
         except InvalidRequestError:
@@ -91,8 +110,22 @@ class Connector:
             ) from None
         if ref.app != spec.app:
             raise ConfigError(f"connector {spec.name}: its secret must belong to its app")
-        base = spec.base_url if spec.base_url.endswith("/") else spec.base_url + "/"
-        return cls(spec.name, spec.app, spec.template, base, ref, spec.header, spec.username)
+        base = (
+            spec.base_url
+            if spec.base_url.endswith("/") or not spec.base_url
+            else spec.base_url + "/"
+        )
+        return cls(
+            spec.name,
+            spec.app,
+            spec.template,
+            base,
+            ref,
+            spec.header,
+            spec.username,
+            spec.allow_writes,
+            spec.max_rows,
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +141,12 @@ class GatewayResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    secret_version: int
+
+
+@dataclass(frozen=True)
+class QueryResponse:
+    result: postgres.QueryResult
     secret_version: int
 
 
@@ -147,6 +186,11 @@ class Gateway:
         self._max = max_response_bytes
         # httpcore's debug trace prints request headers, which hold the injected secret.
         logging.getLogger("httpcore").setLevel(logging.INFO)
+        # psycopg's debug log quotes libpq's connection errors, which name the DSN's user
+        # and database (never its password); the store's connections share the logger.
+        psycopg_log = logging.getLogger("psycopg")
+        if psycopg_log.getEffectiveLevel() < logging.INFO:
+            psycopg_log.setLevel(logging.INFO)
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -202,6 +246,8 @@ class Gateway:
             call.request_id, call.actor, "connectors.request", f"connectors/{name}", writes=False
         ) as tx:
             connector = self.connector(name)
+            if connector.is_sql:
+                raise InvalidRequestError("a postgres connector takes queries, not requests")
             method = outgoing.method.upper()
             if method not in METHODS:
                 raise InvalidRequestError(f"method is one of {', '.join(sorted(METHODS))}")
@@ -230,6 +276,45 @@ class Gateway:
                 if k.lower() not in _HOP and k.lower() not in ("set-cookie", "content-encoding")
             ]
             return GatewayResponse(status, shown, redact(body, forms), secret.version)
+
+    def query(self, call: Call, name: str, statement: postgres.Statement) -> QueryResponse:
+        """Run ``statement`` through postgres connector ``name``; one audit event, whatever
+        happens, naming the statement's kind and SHA-256 (not its parameters)."""
+        with self._recorder.action(
+            call.request_id, call.actor, "connectors.query", f"connectors/{name}", writes=False
+        ) as tx:
+            connector = self.connector(name)
+            if not connector.is_sql:
+                raise InvalidRequestError("only a postgres connector takes queries")
+            digest = hashlib.sha256(statement.sql.encode("utf-8", "surrogatepass")).hexdigest()
+            tx.detail.update(
+                {
+                    "connector": name,
+                    "app": connector.app,
+                    "statement": f"sha256:{digest}",
+                    "params": len(statement.params),
+                }
+            )
+            tx.detail["kind"] = postgres.statement_kind(statement.sql)
+            secret = self._backend.read(
+                tx.session, connector.secret.app, connector.secret.name, None
+            )
+            tx.detail.update({"secret": connector.secret.id, "version": secret.version})
+            try:
+                text = secret.value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UpstreamError(
+                    "the connector's secret is not a usable PostgreSQL DSN"
+                ) from None
+            dsn = parse_dsn(text)
+            tx.detail["host"] = dsn.host
+            address = self._policy.address(connector.app, dsn.host, dsn.port)
+            limits = postgres.Limits(
+                self._timeout, connector.max_rows, self._max, connector.allow_writes
+            )
+            result = postgres.run(dsn, address, statement, limits)
+            tx.detail.update({"rows": len(result.rows), "truncated": result.truncated})
+            return QueryResponse(result, secret.version)
 
     def _headers(
         self, connector: Connector, given: Mapping[str, str], value: bytes

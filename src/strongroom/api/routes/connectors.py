@@ -1,15 +1,17 @@
-"""The connector gateway: ``POST /v1/connectors/{name}/request``.
+"""The connector gateway: ``POST /v1/connectors/{name}/request`` and ``.../query``.
 
 The caller (an app's runtime identity holding ``connectors:call:<name>``) sends method,
 path, headers and body; the gateway adds the connector's secret, sends the request to the
-allowlisted upstream and returns its answer with every form of the secret removed.
+allowlisted upstream and returns its answer with every form of the secret removed. To a
+``postgres`` connector it sends one SQL statement and its parameters instead, and gets
+the rows back as JSON; the DSN stays with the gateway.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -20,6 +22,7 @@ from strongroom.errors import InvalidRequestError
 from strongroom.identity.principal import Principal
 from strongroom.identity.scopes import CONNECTORS_CALL
 from strongroom.runtime.gateway import OutgoingRequest
+from strongroom.runtime.postgres import Statement
 
 router = APIRouter(prefix="/v1/connectors", tags=["connectors"])
 
@@ -77,3 +80,45 @@ def connector_request(
     except UnicodeDecodeError:
         out.body_base64 = base64.b64encode(answer.body).decode()
     return out
+
+
+Scalar = str | int | float | bool | None
+
+
+class ConnectorQueryIn(Input):
+    sql: str = Field(
+        min_length=1, max_length=100_000, description="One statement; $1, $2... for parameters."
+    )
+    params: list[Scalar | list[Scalar]] = Field(
+        default_factory=list, max_length=1000, description="Bound to $1, $2... in order."
+    )
+
+
+class ConnectorQueryOut(BaseModel):
+    kind: str = Field(description="The statement's leading keyword, e.g. SELECT.")
+    columns: list[str] = Field(description="Column names; empty when no row came back.")
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool = Field(description="More rows than the connector's max_rows existed.")
+    secret_version: int
+
+
+@router.post("/{name}/query", name="connectors.query")
+def connector_query(
+    name: str,
+    body: ConnectorQueryIn,
+    request: Request,
+    node: NodeDep,
+    principal: Annotated[Principal, Depends(_caller)],
+) -> ConnectorQueryOut:
+    """Run one SQL statement through a postgres connector, whose secret is the DSN."""
+    answer = node.gateway.query(call_of(request, principal), name, Statement(body.sql, body.params))
+    result = answer.result
+    return ConnectorQueryOut(
+        kind=result.kind,
+        columns=result.columns,
+        rows=result.rows,
+        row_count=len(result.rows),
+        truncated=result.truncated,
+        secret_version=answer.secret_version,
+    )
