@@ -21,6 +21,7 @@ from strongroom.identity.bff import ApiTokenSource, Bff, ExchangedTokenSource
 from strongroom.identity.broker import Broker
 from strongroom.identity.oidc.idtoken import SubjectTokenVerifier
 from strongroom.identity.oidc.providers import ProviderRegistry
+from strongroom.identity.scim.bulk import MAX_PAYLOAD_BYTES, Bulk
 from strongroom.identity.scim.service import Scim
 from strongroom.identity.signin import SessionView, SignIn
 from strongroom.store.engine import Database
@@ -65,6 +66,12 @@ class IdentityServices:
             base_url=settings.resolved_issuer.rstrip("/") + "/scim/v2",
             max_page=settings.max_page_size,
             kill_sessions=kill_sessions,
+        )
+
+        self.scim_bulk = Bulk(
+            self.scim,
+            recorder,
+            max_payload=min(MAX_PAYLOAD_BYTES, settings.max_body_bytes // 2),
         )
 
     @property
