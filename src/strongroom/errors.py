@@ -51,7 +51,7 @@ secret, a plaintext, a token or a share.
     │   │   ├── TokenGoneError        410: the token's value was erased or expired
     │   │   ├── ShreddedError         410: the policy or region was crypto-shredded
     │   │   └── BatchError            422: items of a batch failed; nothing was written
-    │   └── ScimError                 400/404/409 with an RFC 7644 ``scimType``
+    │   └── ScimError                 400/404/409/412/413 with an RFC 7644 ``scimType``
     ├── UpstreamError                 502: a connector's upstream failed or misbehaved
     │   └── UpstreamTimeoutError      504
     ├── SecretBackendError            503: the external secret store cannot take the request
@@ -568,4 +568,25 @@ class ScimUniquenessError(ScimError):
 
 class ScimNotFoundError(ScimError):
     status = 404
+    scim_type = None
+
+
+class ScimPreconditionFailedError(ScimError):
+    """``If-Match`` (or a bulk operation's ``version``) names another version (§3.14)."""
+
+    status = 412
+    scim_type = None
+
+
+class ScimInvalidReferenceError(ScimError):
+    """A bulk operation names a ``bulkId`` that is unknown, failed or circular (§3.7)."""
+
+    status = 409
+    scim_type = "invalidValue"
+
+
+class ScimPayloadTooLargeError(ScimError):
+    """A bulk request over ``maxOperations`` or ``maxPayloadSize`` (RFC 7644 §3.7.4)."""
+
+    status = 413
     scim_type = None

@@ -37,7 +37,7 @@ from strongroom.governance.reviews import Reviews
 from strongroom.governance.submissions import Submissions
 from strongroom.identity import root_tokens, scopes
 from strongroom.identity.broker import Broker
-from strongroom.identity.exchange import configured_approvals
+from strongroom.identity.exchange import operator_approvals
 from strongroom.identity.id_subjects import IdTokenSubjects
 from strongroom.identity.principal import Principal
 from strongroom.identity.services import IdentityServices
@@ -112,11 +112,11 @@ class Node:
         self.reviews = Reviews(
             database, self.recorder, self.clock, self.keyring, self.submissions.forget_scopes
         )
-        self.identity = IdentityServices(
-            settings, database, self.recorder, self.clock, self.tokens, self.hide_subject
-        )
         self.broker = Broker(
             settings, database, self.recorder, self.clock, self.keyring, self.tokens
+        )
+        self.identity = IdentityServices(
+            settings, database, self.recorder, self.clock, self.broker, self.hide_subject
         )
         self._wire_identity()
         self._refresh_lock = threading.Lock()
@@ -286,9 +286,7 @@ class Node:
         """
         if self.settings.oidc_providers:
             self.broker.subjects.register(IdTokenSubjects(self.identity.subject_tokens))
-        configured = configured_approvals(
-            self.settings.oauth_app_scopes, self.settings.oauth_default_app_scopes
-        )
+        configured = operator_approvals(self.settings)
 
         def approved(client_id: str) -> Sequence[str]:
             governed = self.submissions.governed_scopes(client_id)

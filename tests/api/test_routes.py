@@ -11,6 +11,8 @@ PUBLIC = {
     ("POST", "/v1/sys/init"),
     ("POST", "/v1/sys/unseal"),
     ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/oauth-authorization-server"),
+    ("GET", "/.well-known/oauth-authorization-server/{issuer_path}"),
     ("GET", "/v1/audit/checkpoint"),
     ("GET", "/v1/audit/keys"),
     ("GET", "/v1/schemas/manifest"),

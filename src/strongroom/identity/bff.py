@@ -3,24 +3,43 @@
 The browser holds only an opaque session cookie; tokens stay here. A call the front end
 makes through ``/bff/{app}/api/{path}`` is forwarded to Strongroom's own API only, with
 the ``Cookie`` header stripped and a short-lived access token attached. The token comes
-from an `ApiTokenSource`: today `MintedTokenSource` mints one with the existing
-`TokenService`, narrowed to the app's configured scopes ∩ the user's role entitlements.
+from an `ApiTokenSource`: `ExchangedTokenSource` obtains it by RFC 8693 token exchange at
+the token broker, through the same code path as ``POST /v1/oauth/token``: the subject
+token is the session's sign-in token (`strongroom.identity.signin_tokens`), the client is
+the app (its name is the client id), and the scopes asked for are the app's configured
+scopes ∩ its approved scopes ∩ the user's role entitlements. So a BFF token carries the
+same claims as any exchanged token (``client_id``, ``roles``, ``lin`` naming the session's
+lineage id) and is audited by the same ``oauth.token.exchange`` event; logging out
+revokes the session's lineage, which kills every token derived from it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import unquote
 
 from strongroom.audit.recorder import Recorder
 from strongroom.call import Call
+from strongroom.clock import Clock
 from strongroom.config import BffAppSettings, Settings
-from strongroom.errors import InvalidRequestError, NotFoundError
+from strongroom.errors import (
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    OAuthError,
+    StrongroomError,
+    UnauthenticatedError,
+)
 from strongroom.identity import roles as role_table
+from strongroom.identity import scopes as scope_names
+from strongroom.identity.broker import Broker
+from strongroom.identity.exchange import GRANT_TYPE
 from strongroom.identity.signin import SessionView
-from strongroom.identity.tokens import IssuedToken, TokenService
+from strongroom.identity.signin_tokens import SIGN_IN_TOKEN_TYPE
+from strongroom.identity.subjects import ACCESS_TOKEN_TYPE
+from strongroom.identity.tokens import IssuedToken
 
 CSRF_HEADER = "x-strongroom-csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,7 +74,7 @@ _RESPONSE_DROPPED = frozenset(
 class ApiTokenSource(Protocol):
     """Given a session's subject and the app, a short-lived access token for the API."""
 
-    def token_for(self, session: SessionView, app: BffAppSettings) -> IssuedToken:
+    def token_for(self, call: Call, session: SessionView, app: BffAppSettings) -> IssuedToken:
         """An access token for ``session`` through ``app``; never wider than both allow."""
 
 
@@ -67,18 +86,43 @@ def narrowed_scopes(
     return [s for s in app.scopes if role_table.entitled(role_scopes, held, s)]
 
 
-class MintedTokenSource:
-    """Mints the token directly with the `TokenService` (until RFC 8693 exchange lands)."""
+class ExchangedTokenSource:
+    """Obtains the token by RFC 8693 exchange of the session's sign-in token."""
 
-    def __init__(self, tokens: TokenService, role_scopes: Mapping[str, Sequence[str]]) -> None:
-        self._tokens = tokens
+    def __init__(
+        self, broker: Broker, role_scopes: Mapping[str, Sequence[str]], clock: Clock
+    ) -> None:
+        self._broker = broker
         self._role_scopes = role_scopes
+        self._clock = clock
 
-    def token_for(self, session: SessionView, app: BffAppSettings) -> IssuedToken:
-        scopes = narrowed_scopes(app, session.roles, self._role_scopes)
-        return self._tokens.mint(
-            session.subject, scopes, app.token_ttl, client_id=f"bff:{app.name}"
+    def token_for(self, call: Call, session: SessionView, app: BffAppSettings) -> IssuedToken:
+        """The exchanged token; `ForbiddenError` if no scope is left to ask for.
+
+        The exchange's own errors (`OAuthError`) are raised as they are, after its event.
+        """
+        approved = self._broker.exchanger.approved(app.name)
+        scopes = [
+            s
+            for s in narrowed_scopes(app, session.roles, self._role_scopes)
+            if scope_names.allowed(approved, s)
+        ]
+        if not scopes:
+            raise ForbiddenError("this user may use none of the app's approved scopes")
+        remaining = (session.expires_us - self._clock.now_us()) // 1_000_000
+        if remaining < 1 or not session.lineage_id:
+            raise UnauthenticatedError()
+        subject_token = self._broker.sign_in_tokens.mint(
+            session.subject, session.roles, session.lineage_id, min(app.token_ttl, remaining)
         )
+        form = {
+            "grant_type": [GRANT_TYPE],
+            "subject_token": [subject_token],
+            "subject_token_type": [SIGN_IN_TOKEN_TYPE],
+            "requested_token_type": [ACCESS_TOKEN_TYPE],
+            "scope": [" ".join(scopes)],
+        }
+        return self._broker.exchange_as(call, form, app.name, f"bff/{app.name}").issued
 
 
 def api_path(path: str) -> str:
@@ -127,12 +171,10 @@ class Bff:
         settings: Settings,
         recorder: Recorder,
         source: ApiTokenSource,
-        hide: Callable[[str], str],
     ) -> None:
         self._apps = {a.name: a for a in settings.bff_apps}
         self._recorder = recorder
         self.source = source
-        self._hide = hide
 
     def app(self, name: str) -> BffAppSettings:
         """The registered app ``name``; `NotFoundError` if none."""
@@ -144,11 +186,21 @@ class Bff:
     def token(
         self, call: Call, session: SessionView, app: BffAppSettings, path: str
     ) -> IssuedToken:
-        """An access token for forwarding one call (audited, never the token)."""
-        actor = self._hide(session.subject)
-        with self._recorder.action(
-            call.request_id, actor, "bff.token", f"bff/{app.name}", writes=False
-        ) as tx:
-            issued = self.source.token_for(session, app)
-            tx.detail.update({"jti": issued.jti, "scopes": list(issued.scopes), "path": path})
-        return issued
+        """An access token for forwarding one call to ``path``.
+
+        Issuing it is audited by the exchange (``oauth.token.exchange``, ``via`` the app);
+        a refusal before the exchange is a denied ``bff.token`` event naming the path.
+        """
+        try:
+            return self.source.token_for(call, session, app)
+        except StrongroomError as exc:
+            if exc.status < 500 and not isinstance(exc, OAuthError):
+                self._recorder.record(
+                    call.request_id,
+                    call.actor,
+                    "bff.token",
+                    f"bff/{app.name}",
+                    "denied",
+                    {"error": exc.slug, "path": path},
+                )
+            raise

@@ -47,12 +47,13 @@ from strongroom.identity.exchange import (
     ApprovedScopes,
     Exchanged,
     TokenExchange,
-    configured_approvals,
+    operator_approvals,
     required,
     single,
 )
 from strongroom.identity.principal import Principal
 from strongroom.identity.revocation import DEFAULT_REMEMBER_SECONDS, KINDS, RevocationState
+from strongroom.identity.signin_tokens import SignInTokens
 from strongroom.identity.subjects import (
     ACCESS_TOKEN_TYPE,
     AccessTokenVerifier,
@@ -142,12 +143,14 @@ class Broker:
         )
         self.subjects = SubjectVerifiers()
         self.subjects.register(AccessTokenVerifier(tokens, self.revocations.check))
+        self.sign_in_tokens = SignInTokens(tokens)
+        self.subjects.register(self.sign_in_tokens)
         self.exchanger = TokenExchange(
             tokens,
             self.subjects,
             self.revocations,
             clock,
-            configured_approvals(settings.oauth_app_scopes, settings.oauth_default_app_scopes),
+            operator_approvals(settings),
             settings.oauth_role_scopes,
             ttl=settings.token_default_ttl,
         )
@@ -267,6 +270,28 @@ class Broker:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("could not record the exchange of a cancelled request")
 
+    def exchange_as(
+        self, call: Call, form: Mapping[str, Sequence[str]], client_id: str, via: str
+    ) -> Exchanged:
+        """`exchange` for a client Strongroom itself acts as (the BFF for its apps).
+
+        The caller has established ``client_id`` in-process (there is no credential to
+        check); everything after client authentication is the token endpoint's own path:
+        the same checks, claims, errors and one ``oauth.token.exchange`` event, whose
+        detail names ``via``.
+        """
+        attempt = self._exchange_for(call, client_id, form, None, None, via)
+        self._recorder.record(
+            call.request_id,
+            attempt.actor,
+            EXCHANGE,
+            attempt.resource,
+            attempt.outcome,
+            attempt.detail,
+            cause=attempt.error,
+        )
+        return attempt.outcome_or_raise()
+
     def _attempt(
         self,
         call: Call,
@@ -284,6 +309,18 @@ class Broker:
             client_id = self.clients.authenticate(creds, self.token_endpoint)
         except OAuthError as exc:
             return _Attempt(call.actor, "oauth/clients", "denied", {"error": exc.slug}, error=exc)
+        return self._exchange_for(call, client_id, form, proof, malformed, None)
+
+    def _exchange_for(
+        self,
+        call: Call,
+        client_id: str,
+        form: Mapping[str, Sequence[str]],
+        proof: str | None,
+        malformed: OAuthError | None,
+        via: str | None,
+    ) -> _Attempt:
+        """Exchange for an authenticated ``client_id``; never raises (see `_attempt`)."""
         actor = f"client:{client_id}"
         try:
             if malformed is not None:
@@ -295,8 +332,11 @@ class Broker:
         except Exception as exc:
             outcome: Outcome = "denied" if isinstance(exc, AuthError) else "error"
             slug = exc.slug if isinstance(exc, StrongroomError) else "internal"
-            return _Attempt(actor, "oauth/token", outcome, {"error": slug}, error=exc)
-        detail: Detail = {
+            detail: Detail = {"error": slug}
+            if via is not None:
+                detail["via"] = via
+            return _Attempt(actor, "oauth/token", outcome, detail, error=exc)
+        detail = {
             "client_id": client_id,
             "dpop": jkt is not None,
             "subject": self._hide(result.subject),
@@ -307,6 +347,8 @@ class Broker:
         }
         if result.actor is not None:
             detail["actor"] = self._hide(result.actor)
+        if via is not None:
+            detail["via"] = via
         return _Attempt(actor, f"oauth/token/{result.issued.jti}", "success", detail, result=result)
 
     # -- revocation and introspection ---------------------------------------------------

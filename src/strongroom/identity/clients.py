@@ -47,7 +47,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SECRET_PREFIX = "srcs_"  # noqa: S105 - a prefix
 MAX_ASSERTION_SECONDS = 300
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-_ASSERTION_ALGS = frozenset({"EdDSA", "ES256", "ES384", "ES512", "PS256", "RS256"})
+ASSERTION_ALGS = frozenset({"EdDSA", "ES256", "ES384", "ES512", "PS256", "RS256"})
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class ClientRegistry:
         secret = None
         if method == "private_key_jwt":
             try:
-                keys = jwk.import_set(jwks, allowed=_ASSERTION_ALGS)
+                keys = jwk.import_set(jwks, allowed=ASSERTION_ALGS)
             except JwkError as exc:
                 raise InvalidRequestError(f"the client's JWKS is unusable: {exc.detail}") from None
             if not keys.keys:
@@ -176,7 +176,7 @@ class ClientRegistry:
                 session.expunge(row)
         keys = None
         if row is not None and row.jwks:
-            keys = jwk.import_set(json.loads(row.jwks), allowed=_ASSERTION_ALGS)
+            keys = jwk.import_set(json.loads(row.jwks), allowed=ASSERTION_ALGS)
         cached = _Cached(row, keys, now)
         with self._lock:
             if len(self._cache) > 10_000:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strongroom.clock import Clock
+from strongroom.config import Settings
 from strongroom.errors import (
     InvalidRequestError,
     InvalidScopeError,
@@ -60,6 +61,14 @@ def configured_approvals(
         return per_app.get(client_id, default)
 
     return approved
+
+
+def operator_approvals(settings: Settings) -> ApprovedScopes:
+    """The approvals an operator configured: ``oauth_app_scopes``, then the scopes of a
+    BFF app (``bff_apps``: configuring the app approves them), then the default."""
+    per_app: dict[str, Sequence[str]] = {a.name: a.scopes for a in settings.bff_apps}
+    per_app.update(settings.oauth_app_scopes)
+    return configured_approvals(per_app, settings.oauth_default_app_scopes)
 
 
 def single(form: Mapping[str, Sequence[str]], name: str, *, required: bool = False) -> str | None:

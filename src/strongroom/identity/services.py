@@ -1,5 +1,8 @@
 """The identity services of one server: sign-in and sessions, the BFF, SCIM.
 
+The BFF obtains its tokens from the token broker by exchange, and a logout revokes the
+session's lineage at the broker (so every token derived from the session dies).
+
 `on_user_deprovisioned` is the hook a SCIM deprovisioning calls (after it has ended the
 user's sessions); register token kill switches there with `deprovision_hooks`.
 """
@@ -11,14 +14,16 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from strongroom.audit.recorder import Recorder
+from strongroom.call import Call
 from strongroom.clock import Clock
 from strongroom.config import Settings
-from strongroom.identity.bff import ApiTokenSource, Bff, MintedTokenSource
+from strongroom.identity.bff import ApiTokenSource, Bff, ExchangedTokenSource
+from strongroom.identity.broker import Broker
 from strongroom.identity.oidc.idtoken import SubjectTokenVerifier
 from strongroom.identity.oidc.providers import ProviderRegistry
+from strongroom.identity.scim.bulk import MAX_PAYLOAD_BYTES, Bulk
 from strongroom.identity.scim.service import Scim
-from strongroom.identity.signin import SignIn
-from strongroom.identity.tokens import TokenService
+from strongroom.identity.signin import SessionView, SignIn
 from strongroom.store.engine import Database
 from strongroom.store.repositories import identity as repo
 
@@ -32,7 +37,7 @@ class IdentityServices:
         database: Database,
         recorder: Recorder,
         clock: Clock,
-        tokens: TokenService,
+        broker: Broker,
         hide: Callable[[str], str],
         *,
         token_source: ApiTokenSource | None = None,
@@ -43,9 +48,13 @@ class IdentityServices:
         self.bff = Bff(
             settings,
             recorder,
-            token_source or MintedTokenSource(tokens, settings.oauth_role_scopes),
-            hide,
+            token_source or ExchangedTokenSource(broker, settings.oauth_role_scopes, clock),
         )
+
+        def revoke_lineage(call: Call, view: SessionView) -> None:
+            broker.revoke_ids(call, [view.lineage_id])
+
+        self.signin.logout_hooks.append(revoke_lineage)
 
         def kill_sessions(session: Session, user_id: str, subject: str) -> int:
             return repo.revoke_user_sessions(session, user_id, subject, clock.now_us())
@@ -57,6 +66,12 @@ class IdentityServices:
             base_url=settings.resolved_issuer.rstrip("/") + "/scim/v2",
             max_page=settings.max_page_size,
             kill_sessions=kill_sessions,
+        )
+
+        self.scim_bulk = Bulk(
+            self.scim,
+            recorder,
+            max_payload=min(MAX_PAYLOAD_BYTES, settings.max_body_bytes // 2),
         )
 
     @property

@@ -35,6 +35,7 @@ from strongroom.identity.oidc import client
 from strongroom.identity.oidc.idtoken import IdTokenVerifier, VerifiedSubject
 from strongroom.identity.oidc.providers import ProviderRegistry
 from strongroom.identity.returns import origin_of, safe_return_to
+from strongroom.identity.signin_tokens import session_lineage
 from strongroom.store.engine import Database
 from strongroom.store.models import SignInAttempt, UserSession
 from strongroom.store.repositories import identity as repo
@@ -77,6 +78,12 @@ class SessionView:
     roles: tuple[str, ...]
     expires_us: int
     user_id: str | None
+    #: What tokens derived from this session name in ``lin``; revoked at logout.
+    lineage_id: str = ""
+
+
+#: Called with (call, session) before a session ends: revoke what was derived from it.
+LogoutHook = Callable[[Call, SessionView], None]
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ class SignIn:
         self.registry = registry
         self._hide = hide
         self._origins = [*settings.oidc_return_origins, origin_of(settings.resolved_issuer)]
+        self.logout_hooks: list[LogoutHook] = []
 
     def redirect_uri(self, provider: str, app: str) -> str:
         """The fixed callback URL of ``app`` (never taken from a request)."""
@@ -183,6 +191,9 @@ class SignIn:
             )
             raise
         actor = self._hide(subject.username)
+        replaced = self.session(previous, app)
+        if replaced is not None:
+            self._end_derived(call, replaced)
         with self._recorder.action(call.request_id, actor, action, resource) as tx:
             tx.detail.update({"app": app, "provider": provider_name})
             user_id, roles = self._admit(tx.session, subject)
@@ -195,6 +206,7 @@ class SignIn:
                 roles=roles,
                 expires_us=now + self._settings.session_ttl_seconds * 1_000_000,
                 user_id=user_id,
+                lineage_id=session_lineage(subject.issuer, _sha256(session_id)),
             )
             repo.add_session(
                 tx.session,
@@ -269,12 +281,24 @@ class SignIn:
             roles=tuple(json.loads(row.roles)),
             expires_us=row.expires_us,
             user_id=row.user_id,
+            lineage_id=session_lineage(row.issuer, row.id_hash),
         )
 
+    def _end_derived(self, call: Call, view: SessionView) -> None:
+        for hook in self.logout_hooks:
+            hook(call, view)
+
     def logout(self, call: Call, session_id: str | None, app: str) -> bool:
-        """End a session (audited); True if a live one was ended."""
+        """End a session (audited); True if a live one was ended.
+
+        The `logout_hooks` run first (they revoke the session's lineage, so every token
+        derived from it is dead); if one fails the session stays and the error is raised,
+        so the user can try again.
+        """
         view = self.session(session_id, app)
         actor = self._hide(view.subject) if view else call.actor
+        if view is not None:
+            self._end_derived(Call(call.request_id, actor), view)
         with self._recorder.action(
             call.request_id, actor, "auth.session.logout", f"auth/{app}"
         ) as tx:

@@ -245,7 +245,7 @@ class TokenService:
             self._headers[segment] = kid
         return kid
 
-    def cached_claims(self, token: str) -> dict[str, Any] | None:
+    def cached_claims(self, token: str, *, audience: str | None = None) -> dict[str, Any] | None:
         """The claims of a token verified before under the current keys, re-checked now.
 
         None if the token is not in the cache (verify it with `verify_claims`);
@@ -261,7 +261,7 @@ class TokenService:
         marker, claims = entry
         if marker != self._cache_owner:
             return None
-        self._check_claims(claims)
+        self._check_claims(claims, audience or self.audience)
         return dict(claims)
 
     def _remember(self, token: str, marker: int | None, claims: dict[str, Any]) -> None:
@@ -278,14 +278,16 @@ class TokenService:
                 self._verified = live
         self._verified[digest] = (marker, dict(claims))
 
-    def verify_claims(self, token: str) -> dict[str, Any]:
+    def verify_claims(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
         """The claims of a valid Strongroom access token; `UnauthenticatedError` otherwise.
 
-        Checks signature, type, issuer, audience, times and lifetime; not revocation (the
-        node's `RevocationState` does that) nor DPoP binding (the caller does). A token
-        verified before under the same keys skips the signature check (`cached_claims`).
+        Checks signature, type, issuer, audience (Strongroom's own unless ``audience``
+        names another, such as the sign-in tokens' one), times and lifetime; not
+        revocation (the node's `RevocationState` does that) nor DPoP binding (the caller
+        does). A token verified before under the same keys skips the signature check
+        (`cached_claims`).
         """
-        cached = self.cached_claims(token)
+        cached = self.cached_claims(token, audience=audience)
         if cached is not None:
             return cached
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
@@ -309,7 +311,7 @@ class TokenService:
             raise UnauthenticatedError() from None
         if not isinstance(claims, dict):
             raise UnauthenticatedError()
-        self._check_claims(claims)
+        self._check_claims(claims, audience or self.audience)
         self._remember(token, marker, claims)
         return claims
 
@@ -317,7 +319,7 @@ class TokenService:
         """The principal a valid token names; `UnauthenticatedError` for anything else."""
         return principal_of(self.verify_claims(token))
 
-    def _check_claims(self, claims: dict[str, Any]) -> None:
+    def _check_claims(self, claims: dict[str, Any], audience: str) -> None:
         now = self._clock.now_us() // 1_000_000
         try:
             iat, nbf, exp = (
@@ -329,7 +331,7 @@ class TokenService:
             cnf = claims.get("cnf", {})
             ok = (
                 claims["iss"] == self.issuer
-                and _audience_matches(claims["aud"], self.audience)
+                and _audience_matches(claims["aud"], audience)
                 and isinstance(claims["sub"], str)
                 and isinstance(claims["jti"], str)
                 and isinstance(claims.get("scope", ""), str)

@@ -25,7 +25,7 @@ from strongroom.errors import (
     ScimNotFoundError,
     ScimUniquenessError,
 )
-from strongroom.identity.scim import filters, patch
+from strongroom.identity.scim import etags, filters, patch
 from strongroom.identity.scim.schemas import (
     GROUP,
     GROUP_ATTRIBUTES,
@@ -109,7 +109,7 @@ class Scim:
             "created": rfc3339(created),
             "lastModified": rfc3339(updated),
             "location": f"{self.base_url}/{endpoint}/{rid}",
-            "version": f'W/"{version}"',
+            "version": etags.tag(version),
         }
 
     def _user_doc(self, session: Session, user: IdentityUser) -> dict[str, Any]:
@@ -224,14 +224,28 @@ class Scim:
             total, rows = repo.list_users(tx.session, name, start - 1, count)
             return _list(total, start, [self._user_doc(tx.session, u) for u in rows])
 
-    def replace_user(self, call: Call, user_id: str, body: Any) -> dict[str, Any]:
+    def replace_user(
+        self, call: Call, user_id: str, body: Any, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """PUT; ``if_match`` must name the current version when given (else 412)."""
         return self._update_user(
-            call, user_id, "scim.users.replace", lambda _doc: _clean(body, USER_ATTRS, user_id)
+            call,
+            user_id,
+            "scim.users.replace",
+            lambda _doc: _clean(body, USER_ATTRS, user_id),
+            if_match,
         )
 
-    def patch_user(self, call: Call, user_id: str, body: Any) -> dict[str, Any]:
+    def patch_user(
+        self, call: Call, user_id: str, body: Any, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """PATCH; ``if_match`` must name the current version when given (else 412)."""
         return self._update_user(
-            call, user_id, "scim.users.patch", lambda doc: patch.apply(doc, body, USER_ATTRS)
+            call,
+            user_id,
+            "scim.users.patch",
+            lambda doc: patch.apply(doc, body, USER_ATTRS),
+            if_match,
         )
 
     def _update_user(
@@ -240,12 +254,14 @@ class Scim:
         user_id: str,
         action: str,
         change: Callable[[dict[str, Any]], dict[str, Any]],
+        if_match: str | None,
     ) -> dict[str, Any]:
         deprovisioned = None
         with self._recorder.action(
             call.request_id, call.actor, action, f"scim/Users/{user_id[:36]}"
         ) as tx:
             user = self._user(tx.session, user_id)
+            _precondition(tx.session, user, if_match)
             current = json.loads(user.attributes)
             current.update({"userName": user.user_name, "active": user.active})
             if self._write_user(tx.session, user, change(current)):
@@ -256,11 +272,13 @@ class Scim:
         self._after(deprovisioned)
         return doc
 
-    def delete_user(self, call: Call, user_id: str) -> None:
+    def delete_user(self, call: Call, user_id: str, if_match: str | None = None) -> None:
+        """DELETE (deprovisions); ``if_match`` as for `replace_user`."""
         with self._recorder.action(
             call.request_id, call.actor, "scim.users.delete", f"scim/Users/{user_id[:36]}"
         ) as tx:
             user = self._user(tx.session, user_id)
+            _precondition(tx.session, user, if_match)
             subject = user.user_name
             self._deprovisioned(tx.session, user, tx.detail)
             repo.delete_user(tx.session, user)
@@ -331,14 +349,28 @@ class Scim:
             total, rows = repo.list_groups(tx.session, name, start - 1, count)
             return _list(total, start, [self._group_doc(tx.session, g) for g in rows])
 
-    def replace_group(self, call: Call, group_id: str, body: Any) -> dict[str, Any]:
+    def replace_group(
+        self, call: Call, group_id: str, body: Any, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """PUT; ``if_match`` must name the current version when given (else 412)."""
         return self._update_group(
-            call, group_id, "scim.groups.replace", lambda _d: _clean(body, GROUP_ATTRS, group_id)
+            call,
+            group_id,
+            "scim.groups.replace",
+            lambda _d: _clean(body, GROUP_ATTRS, group_id),
+            if_match,
         )
 
-    def patch_group(self, call: Call, group_id: str, body: Any) -> dict[str, Any]:
+    def patch_group(
+        self, call: Call, group_id: str, body: Any, if_match: str | None = None
+    ) -> dict[str, Any]:
+        """PATCH; ``if_match`` must name the current version when given (else 412)."""
         return self._update_group(
-            call, group_id, "scim.groups.patch", lambda d: patch.apply(d, body, GROUP_ATTRS)
+            call,
+            group_id,
+            "scim.groups.patch",
+            lambda d: patch.apply(d, body, GROUP_ATTRS),
+            if_match,
         )
 
     def _update_group(
@@ -347,22 +379,37 @@ class Scim:
         group_id: str,
         action: str,
         change: Callable[[dict[str, Any]], dict[str, Any]],
+        if_match: str | None,
     ) -> dict[str, Any]:
         with self._recorder.action(
             call.request_id, call.actor, action, f"scim/Groups/{group_id[:36]}"
         ) as tx:
             group = self._group(tx.session, group_id)
+            _precondition(tx.session, group, if_match)
             current = self._group_doc(tx.session, group)
             for key in ("schemas", "id", "meta"):
                 current.pop(key, None)
             self._write_group(tx.session, group, change(current))
             return self._group_doc(tx.session, group)
 
-    def delete_group(self, call: Call, group_id: str) -> None:
+    def delete_group(self, call: Call, group_id: str, if_match: str | None = None) -> None:
+        """DELETE; ``if_match`` as for `replace_group`."""
         with self._recorder.action(
             call.request_id, call.actor, "scim.groups.delete", f"scim/Groups/{group_id[:36]}"
         ) as tx:
-            repo.delete_group(tx.session, self._group(tx.session, group_id))
+            group = self._group(tx.session, group_id)
+            _precondition(tx.session, group, if_match)
+            repo.delete_group(tx.session, group)
+
+
+def _precondition(
+    session: Session, row: IdentityUser | IdentityGroup, if_match: str | None
+) -> None:
+    """Check ``If-Match`` against the row, locked so no concurrent write slips between."""
+    if if_match is None:
+        return
+    session.refresh(row, with_for_update=True)
+    etags.require(if_match, row.version)
 
 
 def _list(total: int, start: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
