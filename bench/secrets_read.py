@@ -16,9 +16,11 @@ The target (issue 5) is a ratio of at least 1.0; a missed target is printed, not
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +35,40 @@ DEFAULT_JSON = WORK_DIR / "secrets_read.json"
 APP, NAME = "bench", "api-key"
 TARGET_RATIO = 1.0
 NOTES = [
-    "Strongroom: each read authenticates an Ed25519 access token (verified once, then from a "
+    "Strongroom: the route is served by the fast lane (no framework routing or dependency "
+    "resolution); each read authenticates an Ed25519 access token (verified once, then from a "
     "cache keyed by its hash; revocation and kill switches checked on every read), checks the "
-    "per-secret scope, reads the version in one SELECT (a worker thread), opens it under the "
-    "app's cached key, and answers only once its audit event is durable (SQLite WAL, "
-    "synchronous=FULL, group commit awaited on the event loop); one uvicorn process (one "
-    "Python interpreter, uvloop + httptools).",
-    "OpenBao: dev mode (inmem storage) with a file audit device; every core (Go runtime).",
+    "per-secret scope, and hands the read to the audit writer, which runs its one keyed SELECT "
+    "and opens the value under the app's cached key inside the transaction that appends the "
+    "read's audit event; the answer leaves only once that event is durable (SQLite WAL, "
+    "synchronous=FULL: an fsync per commit, shared by the reads of one batch); one uvicorn "
+    "process (one Python interpreter, uvloop + httptools).",
+    "OpenBao: dev mode (inmem storage) with a file audit device, which writes each entry to "
+    "the file without fsync; every core (Go runtime).",
+    "Durability ceiling: every Strongroom answer waits for a commit, so with c connections "
+    "reads/s stay below c / commit latency; the line above the table gives the fsync latency "
+    "measured in Strongroom's data directory just before the run, and that bound.",
     "wrk runs on the same machine as the servers and competes with them for the same cores.",
 ]
+
+
+def fsync_latency(directory: Path, rounds: int = 200) -> dict[str, float]:
+    """Milliseconds per fsync of a 4 KiB append in ``directory`` (p50 and p90)."""
+    path = directory / "fsync-probe"
+    times: list[float] = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        block = b"\0" * 4096
+        for _ in range(rounds):
+            os.write(fd, block)
+            started = time.perf_counter()
+            os.fsync(fd)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    times.sort()
+    return {"p50_ms": times[len(times) // 2], "p90_ms": times[len(times) * 9 // 10]}
 
 
 def audit_config(tmp: Path) -> Path:
@@ -112,13 +139,22 @@ def write_kv(base: str, root: str, value: str) -> None:
         raise BenchError(f"writing the KV secret: HTTP {response.status_code}: {response.text}")
 
 
+def ceiling(connections: int, fsync: dict[str, float]) -> float:
+    """Reads/s with every answer waiting for one commit of p50 fsync latency (no CPU cost)."""
+    return connections / (fsync["p50_ms"] / 1000) if fsync["p50_ms"] > 0 else float("inf")
+
+
 def ratio(results: list[kr.WrkResult]) -> float | None:
     strongroom, openbao = results[0].requests_per_sec, results[1].requests_per_sec
     return None if openbao <= 0 else strongroom / openbao
 
 
 def render(
-    console: Console, results: list[kr.WrkResult], facts: dict[str, str], args: argparse.Namespace
+    console: Console,
+    results: list[kr.WrkResult],
+    facts: dict[str, str],
+    args: argparse.Namespace,
+    fsync: dict[str, float],
 ) -> None:
     table = Table(
         title=(
@@ -138,6 +174,12 @@ def render(
             kr.fmt_errors(r),
         )
     console.print()
+    console.print(
+        f"fsync in Strongroom's data directory: p50 {fsync['p50_ms']:.2f} ms, "
+        f"p90 {fsync['p90_ms']:.2f} ms; durability ceiling at -c{args.connections}: "
+        f"~{ceiling(args.connections, fsync):,.0f} reads/s",
+        highlight=False,
+    )
     console.print(table)
     found = ratio(results)
     if found is not None:
@@ -183,6 +225,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         bao_ver = kr.bao_version(args.bao, env)
         console.print("Starting Strongroom (dev mode, fresh data dir) ...")
         sr_root = secrets.token_urlsafe(32)
+        fsync = fsync_latency(tmp)
         strongroom, sr_base = kr.start_strongroom(tmp, sr_root)
         started.append(strongroom)
         strongroom_ver = httpx.get(f"{sr_base}/v1/sys/health", timeout=5).json()["version"]
@@ -216,9 +259,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
             if server.proc.poll() is not None:
                 raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
     facts = kr.machine_facts(bao_ver, strongroom_ver, args.wrk, load)
-    render(console, results, facts, args)
+    render(console, results, facts, args, fsync)
     payload: dict[str, Any] = kr.json_payload(results, facts, args)
-    payload.update({"benchmark": "secrets_read", "notes": NOTES, "ratio": ratio(results)})
+    payload.update(
+        {
+            "benchmark": "secrets_read",
+            "notes": NOTES,
+            "ratio": ratio(results),
+            "fsync": fsync,
+            "durability_ceiling": ceiling(args.connections, fsync),
+        }
+    )
     common.write_json(args.json, payload)
     console.print(f"Results: {common.display_path(args.json)}")
     failed = [r for r in results if r.requests == 0 or r.non_2xx * 2 > r.requests]
