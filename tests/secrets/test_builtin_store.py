@@ -120,3 +120,33 @@ def test_an_unreachable_openbao_is_a_clear_error(ready: Ready) -> None:
     with pytest.raises(SecretBackendError) as caught:
         service.put(CALL, "crm", "a", CANARY.encode(), MetaInput())
     assert CANARY not in str(caught.value) and "token-x" not in repr(service.backend)
+
+
+def test_reads_of_the_builtin_store_run_on_the_audit_writer_and_external_ones_never(
+    ready: Ready,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A point read shares its event's transaction; an external store's read is a network
+    call, which must never hold up the audit writer (and so every other request)."""
+    import asyncio
+    import threading
+
+    assert ready.node.secrets.backend.local is True
+    assert OpenBaoBackend.local is False
+    service = ready.node.secrets
+    service.put(CALL, "crm", "a", b"value-a")
+    seen: list[str] = []
+    backend = service.backend
+    real_read = backend.read
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(threading.current_thread().name)
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backend, "read", watched)
+    assert asyncio.run(service.read_async(CALL, "crm", "a")).value == b"value-a"
+    monkeypatch.setattr(backend, "local", False)
+    assert asyncio.run(service.read_async(CALL, "crm", "a")).value == b"value-a"
+    assert seen[0] == "strongroom-audit"
+    assert seen[1] != "strongroom-audit"
+    assert seen[1] != threading.main_thread().name

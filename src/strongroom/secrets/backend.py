@@ -37,6 +37,9 @@ class SecretBackend(Protocol):
     """Versioned secret storage with metadata; see the module docstring for the contract."""
 
     name: str
+    #: True if reads touch only Strongroom's own store (one keyed query, no network call):
+    #: such reads may run on the audit writer, inside the transaction of their event.
+    local: bool
 
     def write(
         self,

@@ -69,6 +69,7 @@ class BuiltinBackend:
     """`SecretBackend` over Strongroom's own store (SQLite or PostgreSQL)."""
 
     name = "builtin"
+    local = True
 
     def __init__(self, keyring: Callable[[], Keyring], clock: Clock) -> None:
         self._keys = AppKeys(keyring, clock)

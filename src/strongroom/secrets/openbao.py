@@ -61,6 +61,7 @@ class OpenBaoBackend:
     """`SecretBackend` over a KV v2 mount of OpenBao or Vault."""
 
     name = "openbao"
+    local = False  # every read is an HTTP call: never on the audit writer
 
     def __init__(self, url: str, token: str, mount: str = "secret", timeout: float = 10.0) -> None:
         self._client = hvac.Client(url=url, token=token, timeout=timeout)

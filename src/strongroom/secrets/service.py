@@ -159,13 +159,16 @@ class SecretsService:
     async def read_async(
         self, call: Call, app: str, name: str, version: int | None = None
     ) -> SecretValue:
-        """`read` for coroutines: the same checks and event (`Recorder.point_read_async`).
+        """`read` for coroutines: the same checks and event, without blocking the loop.
 
-        The read (one row by key, and a decryption) runs on the audit writer, in the
-        transaction that records its event; no thread is held while it waits. Returns only
-        once the event is durable; `AuditError` if it cannot be.
+        On the built-in store the read (one row by key, and a decryption) runs on the
+        audit writer, in the transaction that records its event (`point_read_async`);
+        an external store is called from a worker thread (`read_async`), never from the
+        writer. No thread is held while the event becomes durable. Returns only once it
+        is; `AuditError` if it cannot be.
         """
-        return await self._recorder.point_read_async(
+        read = self._recorder.point_read_async if self.backend.local else self._recorder.read_async
+        return await read(
             call.request_id,
             call.actor,
             "secrets.read",
