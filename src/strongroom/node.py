@@ -292,7 +292,7 @@ class Node:
             governed = self.submissions.governed_scopes(client_id)
             return configured(client_id) if governed is None else sorted(governed)
 
-        self.broker.set_approved_scopes(approved)
+        self.broker.set_approved_scopes(approved, cached=self.submissions.scopes_cached)
         self.identity.on_user_deprovisioned(self._kill_user)
 
     def _kill_user(self, subject: str) -> None:

@@ -78,6 +78,11 @@ class ScopeCache:
                 self._entries[name] = _Entry(governed, now)
         return governed.scopes
 
+    def fresh(self, name: str) -> bool:
+        """Whether `get` would answer from memory now (no load from the store)."""
+        entry = self._entries.get(name)
+        return entry is not None and time.monotonic() - entry.loaded < self.refresh_seconds
+
     def forget(self, name: str) -> None:
         """Drop the app's entry (after a change to its governance state commits)."""
         with self._lock:

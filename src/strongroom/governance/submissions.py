@@ -280,6 +280,10 @@ class Submissions:
         """
         return self._scopes.get(name, self._load_governed)
 
+    def scopes_cached(self, name: str) -> bool:
+        """Whether `governed_scopes` would answer ``name`` from memory (no store read)."""
+        return self._scopes.fresh(name)
+
     def forget_scopes(self, name: str) -> None:
         """Drop the cached scopes of ``name`` (its governance state has just changed)."""
         self._scopes.forget(name)

@@ -154,10 +154,37 @@ class Broker:
             settings.oauth_role_scopes,
             ttl=settings.token_default_ttl,
         )
+        # The operator's approvals are configuration: always in memory.
+        self._approved_cached: Callable[[str], bool] = lambda _client_id: True
 
-    def set_approved_scopes(self, approved: ApprovedScopes) -> None:
-        """Replace the source of approved scopes (governance plugs signed manifests in)."""
+    def set_approved_scopes(
+        self, approved: ApprovedScopes, cached: Callable[[str], bool] | None = None
+    ) -> None:
+        """Replace the source of approved scopes (governance plugs signed manifests in).
+
+        ``cached(client_id)`` says whether ``approved`` would answer from memory; without
+        it, every answer is assumed to need the store.
+        """
         self.exchanger.approved = approved
+        self._approved_cached = cached or (lambda _client_id: False)
+
+    def _in_memory(
+        self, form: Mapping[str, Sequence[str]], creds: ClientCredentials, proof: str | None
+    ) -> bool:
+        """Whether this exchange needs nothing but memory and CPU: no DPoP proof (whose
+        replay cache is a store), Strongroom access tokens only (an ID token may need its
+        provider's keys), a client secret of a client loaded recently, and fresh
+        revocation and approved-scope caches. Then it may run on the event loop: a
+        signature check at most, a signature, and lookups."""
+        if proof is not None or not self.clients.cached(creds) or not self.revocations.fresh():
+            return False
+        types = (form.get("subject_token_type", ()), form.get("actor_token_type", ()))
+        if any(given and list(given) != [ACCESS_TOKEN_TYPE] for given in types):
+            return False
+        if form.get("actor_token") and not form.get("actor_token_type"):
+            return False
+        client_id = creds.basic[0] if creds.basic is not None else creds.client_id or ""
+        return self._approved_cached(client_id)
 
     @property
     def token_endpoint(self) -> str:
@@ -222,19 +249,24 @@ class Broker:
     ) -> Exchanged:
         """`exchange` for coroutines: the same checks, event and errors, without blocking.
 
-        The work (client authentication, DPoP, verification, signing) runs in a worker
-        thread; its one event is then group-committed while the loop serves other
+        The work (client authentication, DPoP, verification, signing) runs on the loop
+        when it needs nothing but memory (`_in_memory`: the usual case once a client has
+        been seen), else in a worker thread, so a store or a provider is never waited for
+        on the loop. Its one event is then group-committed while the loop serves other
         requests, and the token is returned only once the event is durable. If the caller
         is cancelled meanwhile, the work still finishes and its event is still recorded.
         """
-        job = asyncio.ensure_future(
-            asyncio.to_thread(self._attempt, call, form, creds, proof, malformed)
-        )
-        try:
-            attempt = await asyncio.shield(job)
-        except asyncio.CancelledError:
-            job.add_done_callback(functools.partial(self._record_late, call))
-            raise
+        if self._in_memory(form, creds, proof):
+            attempt = self._attempt(call, form, creds, proof, malformed)
+        else:
+            job = asyncio.ensure_future(
+                asyncio.to_thread(self._attempt, call, form, creds, proof, malformed)
+            )
+            try:
+                attempt = await asyncio.shield(job)
+            except asyncio.CancelledError:
+                job.add_done_callback(functools.partial(self._record_late, call))
+                raise
         await self._recorder.record_async(
             call.request_id,
             attempt.actor,

@@ -184,6 +184,16 @@ class ClientRegistry:
             self._cache[client_id] = cached
         return cached
 
+    def cached(self, creds: ClientCredentials) -> bool:
+        """Whether `authenticate` would check ``creds`` from memory alone: a client secret
+        (basic or post) of a client loaded recently (no store read, no assertion replay
+        check)."""
+        if creds.assertion is not None or creds.malformed:
+            return False
+        client_id = creds.basic[0] if creds.basic is not None else creds.client_id
+        cached = self._cache.get(client_id or "")
+        return cached is not None and time.monotonic() - cached.loaded < self._cache_seconds
+
     def authenticate(self, creds: ClientCredentials, token_endpoint: str) -> str:
         """The client id the credentials prove; `InvalidClientError` otherwise.
 

@@ -105,6 +105,10 @@ class RevocationState:
         ):
             raise UnauthenticatedError()
 
+    def fresh(self) -> bool:
+        """Whether `check` would answer from memory now (no reload from the store)."""
+        return time.monotonic() - self._snapshot.loaded < self.refresh_seconds
+
     async def check_async(self, principal: Principal) -> None:
         """`check` for coroutines: from memory, or in a worker thread when a reload is due.
 

@@ -25,6 +25,7 @@ from identity.broker.brokerkit import AT, GRANT, Kit
 from identity.broker.test_exchange import claims_of, refused
 from identity.broker.test_governed_scopes import OWNER, PREVIEW, SENSITIVE
 from strongroom.call import Call
+from strongroom.errors import StrongroomError
 from strongroom.identity.clients import ClientCredentials
 
 REVIEWER = "rita@example.com"
@@ -169,3 +170,48 @@ def test_a_cancelled_exchange_is_still_audited(kit: Kit) -> None:
     assert [(e["actor"], e["outcome"]) for e in events] == [("client:crm", "success")]
     assert events[0]["detail"]["parent"] == claims_of(subject)["jti"]
     assert subject not in kit.trail_text()
+
+
+def test_warm_exchanges_run_on_the_loop_and_anything_needing_a_store_does_not(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once its client, revocation snapshot and approved scopes are in memory, an exchange
+    runs on the event loop (no thread hop); a cold cache, a DPoP proof or a token type
+    that may need its provider goes to a worker thread, so the loop never waits on I/O."""
+    import threading
+
+    broker = kit.node.broker
+    where: list[str] = []
+    attempt = broker._attempt
+
+    def watched(*args: object, **kwargs: object) -> object:
+        where.append("loop" if threading.current_thread() is threading.main_thread() else "thread")
+        return attempt(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(broker, "_attempt", watched)
+    subject = kit.mint("sys:read")
+    creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
+
+    def form(**extra: str) -> dict[str, list[str]]:
+        base = {"grant_type": GRANT, "subject_token": subject, "subject_token_type": AT}
+        return {k: [v] for k, v in {**base, "scope": "sys:read", **extra}.items()}
+
+    async def run(given: dict[str, list[str]], proof: str | None = None) -> object:
+        return await broker.exchange_async(Call("t-warm", "anonymous"), given, creds, proof)
+
+    first = asyncio.run(run(form()))  # cold: the client and the scopes are loaded
+    second = asyncio.run(run(form()))  # warm
+    assert where == ["thread", "loop"]
+    for done in (first, second):
+        assert claims_of(done.issued.access_token)["scope"] == "sys:read"  # type: ignore[attr-defined]
+    # A bad proof and an unsupported subject type are refused, off the loop.
+    with pytest.raises(StrongroomError):
+        asyncio.run(run(form(), proof="not-a-proof"))
+    with pytest.raises(StrongroomError):
+        asyncio.run(run(form(subject_token_type="urn:ietf:params:oauth:token-type:id_token")))
+    assert where[2:] == ["thread", "thread"]
+    monkeypatch.setattr(broker.revocations, "refresh_seconds", 0.0)  # snapshot always due
+    asyncio.run(run(form()))
+    assert where[4:] == ["thread"]
+    outcomes = [e["outcome"] for e in kit.events("oauth.token.exchange")]
+    assert outcomes == ["success", "success", "denied", "denied", "success"]
