@@ -4,7 +4,7 @@ For each backend (SQLite in a fresh temporary directory under `bench/.work/`, Po
 loopback if it answers, in a private schema dropped afterwards), each method starts from an
 empty, freshly migrated database and appends the same events:
 
-- group commit, async: N coroutines on one event loop each await
+- group commit, async: N coroutines on one event loop (uvloop, as the server runs) each await
   `GroupCommitter.append_async` in a loop; every call returns only once its event is durable,
   and the events of one loop iteration go to the writer thread together;
 - group commit, threads: N threads each call `GroupCommitter.append` in a loop, with the same
@@ -510,10 +510,10 @@ def run_async_group_commit(
     failures: list[BaseException] = []
     try:
         if warmup:
-            asyncio.run(
+            common.run_loop(
                 append_from_tasks(committer, records[:warmup], tasks, failures, Stopwatch())
             )
-        asyncio.run(append_from_tasks(committer, records[warmup:], tasks, failures, clock))
+        common.run_loop(append_from_tasks(committer, records[warmup:], tasks, failures, clock))
     finally:
         committer.close()
     if failures:

@@ -221,7 +221,7 @@ def async_rate(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return done[0] / (time.perf_counter() - started)
 
-    return asyncio.run(main())
+    return common.run_loop(main())
 
 
 LUA = """\
