@@ -139,12 +139,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console,
         "Note",
         [
-            "every exchange verifies its subject token once (an Ed25519 verify costs about "
-            f"{raw_sign / raw_verify:.1f} signs here) and signs once, then waits for its "
-            "durable audit event (group commit)",
-            "so even an exchange doing nothing else would reach at most "
-            f"{100 / (1 + raw_sign / raw_verify):.1f}% of raw sign (Ed25519 in `cryptography` "
-            "holds the GIL: one process uses one core for it)",
+            "every exchange signs once and waits for its durable audit event (group commit); "
+            "a subject token seen for the first time is also verified once (an Ed25519 "
+            f"verify costs about {raw_sign / raw_verify:.1f} signs here), which alone would cap "
+            f"first-seen exchanges at {100 / (1 + raw_sign / raw_verify):.1f}% of raw sign "
+            "(Ed25519 in `cryptography` holds the GIL: one process uses one core for it)",
+            "the service row runs its coroutines on uvloop, as the server does; an exchange "
+            "whose client, revocation snapshot and approved scopes are in memory runs on the "
+            "event loop, others in a worker thread",
             f"the {args.subjects:,} subject tokens are distinct (one user each), but the "
             "verified-token cache remembers each after its first check (keyed by its hash; "
             "revocation is still checked), so later rounds skip the signature check; the "
