@@ -293,6 +293,7 @@ class Node:
             return configured(client_id) if governed is None else sorted(governed)
 
         self.broker.set_approved_scopes(approved, cached=self.submissions.scopes_cached)
+        self.broker.keyring_due = self._refresh_due
         self.identity.on_user_deprovisioned(self._kill_user)
 
     def _kill_user(self, subject: str) -> None:

@@ -377,6 +377,7 @@ class GroupCommitter:
         The outcome of each item (an index, or what a read returned) and the records
         written; `AuditError` (nothing written) if the transaction fails.
         """
+        reading = False  # a point read (not the trail) is what failed
         try:
             with self._db.transaction() as session:
                 records: list[AuditRecord] = []
@@ -387,14 +388,16 @@ class GroupCommitter:
                         records.append(item)
                         values.append(None)
                     else:
-                        reads = True
+                        reads = reading = True
                         value, record = item(session)
+                        reading = False
                         self._encode(record)
                         records.append(record)
                         values.append(value)
                 indexes = log.append_many(session, records)
         except Exception:
-            self.mark(ok=False)
+            if not reading:
+                self.mark(ok=False)  # a read's own failure says nothing of the trail's health
             raise AuditError() from None
         self._healthy = True
         if not reads:

@@ -158,6 +158,14 @@ class Recorder:
         await self._committer.append_async(self._success(request_id, actor, action, resource, tx))
         return result
 
+    @property
+    def point_reads(self) -> bool:
+        """Whether hot keyed reads should use `point_read_async` on this store: on SQLite,
+        whose writers are serialised anyway and whose reads are in-process calls. On
+        PostgreSQL every read is a round trip, which on the one writer thread would
+        queue every event behind it; there reads keep their own threads (`read_async`)."""
+        return self._db.backend == "sqlite"
+
     async def point_read_async(
         self,
         request_id: str,

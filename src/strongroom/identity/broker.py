@@ -156,6 +156,8 @@ class Broker:
         )
         # The operator's approvals are configuration: always in memory.
         self._approved_cached: Callable[[str], bool] = lambda _client_id: True
+        #: Whether the keyring is due a refresh from the store (the node sets it).
+        self.keyring_due: Callable[[], bool] = lambda: False
 
     def set_approved_scopes(
         self, approved: ApprovedScopes, cached: Callable[[str], bool] | None = None
@@ -175,8 +177,11 @@ class Broker:
         replay cache is a store), Strongroom access tokens only (an ID token may need its
         provider's keys), a client secret of a client loaded recently, and fresh
         revocation and approved-scope caches. Then it may run on the event loop: a
-        signature check at most, a signature, and lookups."""
+        signature check at most, a signature, and lookups. A keyring due a refresh sends
+        it to a worker thread too."""
         if proof is not None or not self.clients.cached(creds) or not self.revocations.fresh():
+            return False
+        if self.keyring_due():
             return False
         types = (form.get("subject_token_type", ()), form.get("actor_token_type", ()))
         if any(given and list(given) != [ACCESS_TOKEN_TYPE] for given in types):

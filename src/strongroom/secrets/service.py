@@ -161,13 +161,14 @@ class SecretsService:
     ) -> SecretValue:
         """`read` for coroutines: the same checks and event, without blocking the loop.
 
-        On the built-in store the read (one row by key, and a decryption) runs on the
-        audit writer, in the transaction that records its event (`point_read_async`);
-        an external store is called from a worker thread (`read_async`), never from the
-        writer. No thread is held while the event becomes durable. Returns only once it
-        is; `AuditError` if it cannot be.
+        On the built-in store over SQLite the read (one row by key, and a decryption)
+        runs on the audit writer, in the transaction that records its event
+        (`point_read_async`); on PostgreSQL, and for an external store, it runs in a
+        worker thread (`read_async`), never on the writer. No thread is held while the
+        event becomes durable. Returns only once it is; `AuditError` if it cannot be.
         """
-        read = self._recorder.point_read_async if self.backend.local else self._recorder.read_async
+        on_writer = self.backend.local and self._recorder.point_reads
+        read = self._recorder.point_read_async if on_writer else self._recorder.read_async
         return await read(
             call.request_id,
             call.actor,

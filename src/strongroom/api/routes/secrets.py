@@ -66,7 +66,9 @@ def _version(request: Request) -> int | None:
     given = request.query_params.get("version")
     if given is None:
         return None
-    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= MAX_VERSION:
+    if not (0 < len(given) <= 10 and given.isascii() and given.isdigit()) or not (
+        1 <= int(given) <= MAX_VERSION
+    ):
         raise RequestValidationError(
             [{"loc": ("query", "version"), "msg": f"an integer from 1 to {MAX_VERSION}"}]
         )
