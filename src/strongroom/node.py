@@ -39,7 +39,7 @@ from strongroom.identity import root_tokens, scopes
 from strongroom.identity.broker import Broker
 from strongroom.identity.exchange import operator_approvals
 from strongroom.identity.id_subjects import IdTokenSubjects
-from strongroom.identity.principal import Principal
+from strongroom.identity.principal import BFF_CLIENT_PREFIX, Principal
 from strongroom.identity.services import IdentityServices
 from strongroom.identity.tokens import IssuedToken, TokenService
 from strongroom.kms.barrier import Barrier
@@ -288,11 +288,18 @@ class Node:
             self.broker.subjects.register(IdTokenSubjects(self.identity.subject_tokens))
         configured = operator_approvals(self.settings)
 
+        def app_of(client_id: str) -> str:
+            # The BFF acting for app X (client id ``bff:X``) is governed by X's manifest.
+            return client_id.removeprefix(BFF_CLIENT_PREFIX)
+
         def approved(client_id: str) -> Sequence[str]:
-            governed = self.submissions.governed_scopes(client_id)
+            governed = self.submissions.governed_scopes(app_of(client_id))
             return configured(client_id) if governed is None else sorted(governed)
 
-        self.broker.set_approved_scopes(approved, cached=self.submissions.scopes_cached)
+        def cached(client_id: str) -> bool:
+            return self.submissions.scopes_cached(app_of(client_id))
+
+        self.broker.set_approved_scopes(approved, cached=cached)
         self.broker.keyring_due = self._refresh_due
         self.identity.on_user_deprovisioned(self._kill_user)
 

@@ -21,8 +21,9 @@ from identity.oidcop import Browser
 from identity.test_bff import add_echo, bff_sign_in
 from strongroom.call import Call
 from strongroom.config import BffAppSettings
-from strongroom.errors import OAuthInvalidRequestError
+from strongroom.errors import InvalidRequestError, OAuthInvalidRequestError
 from strongroom.identity.bff import ExchangedTokenSource
+from strongroom.identity.exchange import operator_approvals
 from strongroom.identity.signin_tokens import AUDIENCE, SIGN_IN_TOKEN_TYPE
 from strongroom.store.models import AuditEvent
 
@@ -55,7 +56,7 @@ def test_a_bff_token_is_an_exchanged_token_with_the_sessions_lineage(sr: Ready) 
     bff_sign_in(sr, "alice")
     token = forwarded_token(sr, seen)
     got = claims(token)
-    assert got["client_id"] == "notes"
+    assert got["client_id"] == "bff:notes"
     assert got["aud"] == sr.node.tokens.audience
     assert got["scope"] == "sys:read" and got["roles"] == ["app-owner"]
     assert got["exp"] - got["iat"] <= 60  # the app's token_ttl
@@ -64,7 +65,7 @@ def test_a_bff_token_is_an_exchanged_token_with_the_sessions_lineage(sr: Ready) 
     assert got["lin"] == [view.lineage_id]
     # The exchange is audited like any other, naming the app, the parent and the BFF.
     event = trail(sr, "oauth.token.exchange")[-1]
-    assert event["outcome"] == "success" and event["actor"] == "client:notes"
+    assert event["outcome"] == "success" and event["actor"] == "client:bff:notes"
     assert event["detail"]["jti"] == got["jti"]
     assert event["detail"]["parent"] == view.lineage_id
     assert event["detail"]["via"] == "bff/notes"
@@ -85,7 +86,7 @@ def test_logout_kills_every_token_exchanged_from_the_session(sr: Ready) -> None:
             "subject_token_type": ["urn:ietf:params:oauth:token-type:access_token"],
             "scope": ["sys:read"],
         },
-        "notes",
+        "bff:notes",
         "test",
     ).issued.access_token
     assert sr.client.get("/v1/sys/keys", headers=sr.auth(child)).status_code == 200
@@ -145,7 +146,7 @@ def test_a_sign_in_token_is_no_access_token(sr: Ready) -> None:
                 "subject_token_type": [SIGN_IN_TOKEN_TYPE],
                 "scope": ["sys:read"],
             },
-            "notes",
+            "bff:notes",
             "test",
         )
     assert trail(sr, "oauth.token.exchange")[-1]["outcome"] == "denied"
@@ -158,3 +159,23 @@ def test_no_scope_left_is_a_denied_refusal(sr: Ready) -> None:
     assert resp.status_code == 403, resp.text
     assert seen == []
     assert trail(sr, "bff.token")[-1]["outcome"] == "denied"
+
+
+def test_a_registered_client_cannot_take_a_bff_apps_approvals(sr: Ready) -> None:
+    """The BFF exchanges as ``bff:<app>``, an id no registered client can have: a client
+    named like the app gets the default approvals, not the app's."""
+    approved = operator_approvals(sr.node.settings)
+    assert list(approved("bff:notes")) == ["sys:read", "audit:read"]
+    assert list(approved("notes")) == list(sr.node.settings.oauth_default_app_scopes)
+    with pytest.raises(InvalidRequestError):
+        sr.node.broker.create_client(Call("t"), "bff:notes", "client_secret_basic", None)
+
+
+def test_the_apps_kill_switch_kills_its_bff_tokens(sr: Ready) -> None:
+    seen = add_echo(sr)
+    bff_sign_in(sr, "alice")
+    token = forwarded_token(sr, seen)
+    assert claims(token)["client_id"] == "bff:notes"
+    assert sr.client.get("/v1/sys/keys", headers=sr.auth(token)).status_code == 200
+    sr.node.broker.kill(Call("t-kill", "root"), "app", "notes")
+    assert sr.client.get("/v1/sys/keys", headers=sr.auth(token)).status_code == 401

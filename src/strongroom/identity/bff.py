@@ -35,7 +35,7 @@ from strongroom.errors import (
 from strongroom.identity import roles as role_table
 from strongroom.identity import scopes as scope_names
 from strongroom.identity.broker import Broker
-from strongroom.identity.exchange import GRANT_TYPE
+from strongroom.identity.exchange import GRANT_TYPE, bff_client_id
 from strongroom.identity.signin import SessionView
 from strongroom.identity.signin_tokens import SIGN_IN_TOKEN_TYPE
 from strongroom.identity.subjects import ACCESS_TOKEN_TYPE
@@ -101,7 +101,8 @@ class ExchangedTokenSource:
 
         The exchange's own errors (`OAuthError`) are raised as they are, after its event.
         """
-        approved = self._broker.exchanger.approved(app.name)
+        client_id = bff_client_id(app.name)
+        approved = self._broker.exchanger.approved(client_id)
         scopes = [
             s
             for s in narrowed_scopes(app, session.roles, self._role_scopes)
@@ -122,7 +123,7 @@ class ExchangedTokenSource:
             "requested_token_type": [ACCESS_TOKEN_TYPE],
             "scope": [" ".join(scopes)],
         }
-        return self._broker.exchange_as(call, form, app.name, f"bff/{app.name}").issued
+        return self._broker.exchange_as(call, form, client_id, f"bff/{app.name}").issued
 
 
 def api_path(path: str) -> str:

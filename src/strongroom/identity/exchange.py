@@ -33,6 +33,7 @@ from strongroom.errors import (
 )
 from strongroom.identity import scopes as scope_names
 from strongroom.identity.dpop import normalise_uri
+from strongroom.identity.principal import BFF_CLIENT_PREFIX
 from strongroom.identity.revocation import RevocationState
 from strongroom.identity.subjects import (
     ACCESS_TOKEN_TYPE,
@@ -63,11 +64,16 @@ def configured_approvals(
     return approved
 
 
+def bff_client_id(app: str) -> str:
+    return BFF_CLIENT_PREFIX + app
+
+
 def operator_approvals(settings: Settings) -> ApprovedScopes:
-    """The approvals an operator configured: ``oauth_app_scopes``, then the scopes of a
-    BFF app (``bff_apps``: configuring the app approves them), then the default."""
-    per_app: dict[str, Sequence[str]] = {a.name: a.scopes for a in settings.bff_apps}
-    per_app.update(settings.oauth_app_scopes)
+    """The approvals an operator configured: ``oauth_app_scopes`` for registered clients,
+    the scopes of a BFF app (``bff_apps``: configuring the app approves them) for its
+    BFF client id ``bff:<app>`` only, and the default for any other client."""
+    per_app: dict[str, Sequence[str]] = dict(settings.oauth_app_scopes)
+    per_app.update({bff_client_id(a.name): a.scopes for a in settings.bff_apps})
     return configured_approvals(per_app, settings.oauth_default_app_scopes)
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+#: The client ids the BFF exchanges under: ``bff:<app>``. A registered client's id can
+#: never contain ``:``, so no client can take a BFF app's approvals or pass for it; the
+#: app's own kill switch covers it.
+BFF_CLIENT_PREFIX = "bff:"
+
 
 @dataclass(frozen=True)
 class Principal:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from strongroom.clock import Clock
 from strongroom.config import TOKEN_TTL_HARD_CEILING
 from strongroom.errors import StoreError, UnauthenticatedError
-from strongroom.identity.principal import Principal
+from strongroom.identity.principal import BFF_CLIENT_PREFIX, Principal
 from strongroom.store.engine import Database
 from strongroom.store.repositories import oauth as repo
 
@@ -89,7 +89,8 @@ class RevocationState:
         user_epoch = snap.users.get(subject)
         if user_epoch is not None and issued_at <= user_epoch:
             return True
-        app_epoch = snap.apps.get(client_id)
+        # An app's kill switch covers its BFF client (``bff:<app>``) too.
+        app_epoch = snap.apps.get(client_id.removeprefix(BFF_CLIENT_PREFIX))
         return app_epoch is not None and issued_at <= app_epoch
 
     def check(self, principal: Principal) -> None:
