@@ -24,7 +24,7 @@ from strongroom.api.app import create_app
 from strongroom.config import load_settings
 from strongroom.errors import UpstreamError
 from strongroom.node import Call, Node
-from strongroom.runtime.pgdsn import parse_dsn
+from strongroom.runtime.pgdsn import connect_kwargs, parse_dsn
 from strongroom.runtime.postgres import statement_kind
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -410,7 +410,29 @@ def test_dsn_is_parsed_narrowly_and_scrubbed() -> None:
         "host=h user=u password=p dbname=d service=prod",
         "host=h user=u password=p dbname=d sslmode=sometimes",
         "host=h user=u password='CANARY unterminated dbname=d",
+        "host=h user=u password=p dbname=d require_auth=gss",  # the server's own ticket
+        "host=h user=u password=p dbname=d require_auth=password,sspi",
     ):
         with pytest.raises(UpstreamError) as caught:
             parse_dsn(bad)
         assert "CANARY" not in str(caught.value) and "/etc" not in str(caught.value)
+
+
+def test_the_servers_own_credentials_never_go_out() -> None:
+    """No client certificate (whatever PGSSLCERT or ~/.postgresql hold), no GSSAPI, and
+    password authentication only unless the DSN narrows it further."""
+    dsn = parse_dsn("host=db.example user=u password=p dbname=d")
+    kwargs = connect_kwargs(dsn, "192.0.2.7", connect_timeout=2, options=[])
+    assert kwargs["sslcertmode"] == "disable"
+    assert kwargs["gssencmode"] == "disable"
+    assert set(str(kwargs["require_auth"]).split(",")) <= {
+        "scram-sha-256",
+        "md5",
+        "password",
+        "none",
+    }
+    narrowed = parse_dsn("host=db.example user=u password=p dbname=d require_auth=scram-sha-256")
+    assert (
+        connect_kwargs(narrowed, "192.0.2.7", connect_timeout=2, options=[])["require_auth"]
+        == "scram-sha-256"
+    )

@@ -28,6 +28,11 @@ _EXTRA = frozenset(
     {"sslmode", "sslrootcert", "channel_binding", "require_auth", "application_name"}
 )
 _REQUIRED = ("host", "dbname", "user", "password")
+# Authentication methods that would use credentials of the Strongroom server itself.
+_SERVER_CREDENTIAL_AUTH = frozenset({"gss", "sspi"})
+# Password methods (or none asked): never a Kerberos ticket or SSPI login of the server's
+# own account.
+_PASSWORD_AUTH = "scram-sha-256,md5,password,none"  # noqa: S105 - method names
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ def parse_dsn(text: str) -> Dsn:
     if extra.get("sslrootcert", "system") != "system":
         # Any other value is a path on the Strongroom server.
         raise UpstreamError(f"{bad}: sslrootcert may only be 'system'")
+    methods = {m.strip().lstrip("!") for m in extra.get("require_auth", "").split(",")}
+    if methods & _SERVER_CREDENTIAL_AUTH:
+        # Kerberos/SSPI would authenticate with the Strongroom server's own credentials.
+        raise UpstreamError(f"{bad}: require_auth may name password methods only")
     return Dsn(
         host=host.lower(),
         port=int(port_text),
@@ -108,10 +117,16 @@ def connect_kwargs(
 
     ``host`` stays the DSN's name, so TLS still verifies it; ``hostaddr`` is where the
     connection goes, so libpq resolves nothing. Every key the server environment could
-    fill is given here, ``sslmode`` included (libpq's own default, ``prefer``).
+    fill is given here, ``sslmode`` included (libpq's own default, ``prefer``). The
+    server's own credentials never go out: no client certificate is sent
+    (``sslcertmode=disable``, whatever ``PGSSLCERT`` or ``~/.postgresql`` hold), GSSAPI
+    encryption is off and authentication is by password only (``require_auth``).
     """
     extra = dict(dsn.extra)
     return {
+        "sslcertmode": "disable",
+        "gssencmode": "disable",
+        "require_auth": extra.pop("require_auth", _PASSWORD_AUTH),
         "host": dsn.host,
         "hostaddr": address,
         "port": dsn.port,
