@@ -50,13 +50,18 @@ class _Operation:
     bulk_id: str | None
     version: str | None
     data: Any
+    _references: frozenset[str] | None = None
 
-    def references(self) -> set[str]:
-        found: set[str] = set()
-        _walk(self.data, found)
-        if self.target is not None and self.target.startswith(_PREFIX):
-            found.add(self.target[len(_PREFIX) :])
-        return found
+    def references(self) -> frozenset[str]:
+        """The bulkIds the operation names; its data is walked once (the scheduler asks
+        again at every step)."""
+        if self._references is None:
+            found: set[str] = set()
+            _walk(self.data, found)
+            if self.target is not None and self.target.startswith(_PREFIX):
+                found.add(self.target[len(_PREFIX) :])
+            self._references = frozenset(found)
+        return self._references
 
 
 def _walk(value: Any, found: set[str]) -> None:
