@@ -233,15 +233,7 @@ class Broker:
         if no event can be written (then nothing is returned).
         """
         attempt = self._attempt(call, form, creds, proof, malformed)
-        self._recorder.record(
-            call.request_id,
-            attempt.actor,
-            EXCHANGE,
-            attempt.resource,
-            attempt.outcome,
-            attempt.detail,
-            cause=attempt.error,
-        )
+        self._record(call, attempt)
         return attempt.outcome_or_raise()
 
     async def exchange_async(
@@ -272,6 +264,23 @@ class Broker:
             except asyncio.CancelledError:
                 job.add_done_callback(functools.partial(self._record_late, call))
                 raise
+        await self._record_async(call, attempt)
+        return attempt.outcome_or_raise()
+
+    def _record(self, call: Call, attempt: _Attempt) -> None:
+        """Append the attempt's one ``oauth.token.exchange`` event (`AuditError` if not)."""
+        self._recorder.record(
+            call.request_id,
+            attempt.actor,
+            EXCHANGE,
+            attempt.resource,
+            attempt.outcome,
+            attempt.detail,
+            cause=attempt.error,
+        )
+
+    async def _record_async(self, call: Call, attempt: _Attempt) -> None:
+        """`_record` for coroutines: group-committed without holding a thread."""
         await self._recorder.record_async(
             call.request_id,
             attempt.actor,
@@ -281,7 +290,6 @@ class Broker:
             attempt.detail,
             cause=attempt.error,
         )
-        return attempt.outcome_or_raise()
 
     def _record_late(self, call: Call, job: asyncio.Future[_Attempt]) -> None:
         """Record an exchange whose caller was cancelled; nobody waits for the event."""
@@ -289,16 +297,7 @@ class Broker:
             logger.warning("an exchange of a cancelled request %s failed", call.request_id)
             return
         attempt = job.result()
-        task = asyncio.ensure_future(
-            self._recorder.record_async(
-                call.request_id,
-                attempt.actor,
-                EXCHANGE,
-                attempt.resource,
-                attempt.outcome,
-                attempt.detail,
-            )
-        )
+        task = asyncio.ensure_future(self._record_async(call, attempt))
         self._late.add(task)
         task.add_done_callback(self._settled_late)
 
@@ -318,15 +317,7 @@ class Broker:
         detail names ``via``.
         """
         attempt = self._exchange_for(call, client_id, form, None, None, via)
-        self._recorder.record(
-            call.request_id,
-            attempt.actor,
-            EXCHANGE,
-            attempt.resource,
-            attempt.outcome,
-            attempt.detail,
-            cause=attempt.error,
-        )
+        self._record(call, attempt)
         return attempt.outcome_or_raise()
 
     def _attempt(
