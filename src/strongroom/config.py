@@ -220,6 +220,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Bounded staleness of another replica's key rotation."
     )
     shutdown_grace_seconds: int = Field(30, ge=0)
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the listening socket (docs/workers.md); above 1, "
+        "a supervisor holds the seal and writes the audit trail for all of them.",
+    )
     audit_hmac_subjects: bool = Field(
         True, description="Record token subjects as HMACs (they are often e-mail addresses)."
     )
@@ -310,8 +317,10 @@ class Settings(BaseSettings):
     )
     dpop_require_nonce: bool = Field(False, description="Demand a server nonce in DPoP proofs.")
     dpop_proof_max_age_seconds: int = Field(60, ge=5, le=600)
-    proof_replay_store: Literal["memory", "database", "redis"] = Field(
-        "memory", description="Where used DPoP proofs are remembered (database, redis: shared)."
+    proof_replay_store: Literal["memory", "database", "redis"] | None = Field(
+        None,
+        description="Where used DPoP proofs are remembered (database, redis: shared). Unset: "
+        "redis if redis_url is set, else database with workers > 1, else memory.",
     )
     redis_url: str | None = Field(None, description="redis://host:port/db for shared state.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -393,6 +402,11 @@ class Settings(BaseSettings):
             raise ValueError("proof_replay_store redis needs redis_url")
         if self.token_rate_limit_store == "redis" and not self.redis_url:  # noqa: S105
             raise ValueError("token_rate_limit_store redis needs redis_url")
+        if self.workers > 1 and self.proof_replay_store == "memory":
+            raise ValueError(
+                "proof_replay_store memory is per process: with workers > 1 a DPoP proof "
+                "replayed to another worker would pass; use database or redis"
+            )
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
             raise ValueError("redis_url must be a redis:// or rediss:// URL")
         if self.alert_webhook_url is not None:
@@ -447,6 +461,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'strongroom.db').as_posix()}"
+
+    @property
+    def resolved_proof_replay_store(self) -> Literal["memory", "database", "redis"]:
+        """Where used DPoP proofs live: as set, else shared whenever more than one process
+        could see a proof (Redis when configured, else the database)."""
+        if self.proof_replay_store is not None:
+            return self.proof_replay_store
+        if self.redis_url:
+            return "redis"
+        return "database" if self.workers > 1 else "memory"
 
     @property
     def resolved_token_rate_limit_store(self) -> Literal["memory", "redis"]:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from strongroom.audit import alerts, identifiers
 from strongroom.audit.alert_windows import RedisWindows, SharedWindows
@@ -66,15 +67,45 @@ class Initialized:
         return "Initialized(<shares and root token hidden>)"
 
 
-class Node:
-    """A Strongroom server's state and operations. Thread-safe."""
+class SealLeader(Protocol):
+    """Where a worker process sends its seal operations (`strongroom.pool`): the
+    supervisor, which holds the one unseal progress of the server and records them."""
 
-    def __init__(self, settings: Settings, database: Database, clock: Clock | None = None) -> None:
+    def status(self) -> SealStatus: ...
+
+    def initialize(self, call: Call, shares: int, threshold: int) -> Initialized: ...
+
+    def unseal(self, call: Call, share: str) -> SealStatus: ...
+
+    def reset_unseal(self, call: Call) -> SealStatus: ...
+
+    def seal(self, call: Call) -> None: ...
+
+
+class Node:
+    """A Strongroom server's state and operations. Thread-safe.
+
+    A server process on its own is its own seal authority. A worker of a supervised
+    server (``workers`` above 1) is built with the supervisor as its ``leader``, which
+    takes its seal operations and hands it the opened keyring, and with a ``committer``
+    that appends its events through the supervisor's audit writer.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        clock: Clock | None = None,
+        *,
+        committer: GroupCommitter | None = None,
+        leader: SealLeader | None = None,
+    ) -> None:
         self.settings = settings
         self.db = database
         self.clock: Clock = clock or SystemClock()
         self.seal_manager = SealManager(self.clock)
-        self.committer = GroupCommitter(database)
+        self.leader = leader
+        self.committer = committer or GroupCommitter(database)
         self.alerts = _alert_engine(settings, database, self.clock)
         self.committer.observers.append(self.alerts.observe)
         self.committer.on_failure = self._audit_failing
@@ -152,6 +183,8 @@ class Node:
     # -- seal ---------------------------------------------------------------------------
 
     def status(self) -> SealStatus:
+        if self.leader is not None:
+            return self.leader.status()
         with self.db.transaction(read_only=True) as session:
             return self.seal_manager.status(session)
 
@@ -186,6 +219,8 @@ class Node:
 
     def initialize(self, call: Call, shares: int, threshold: int) -> Initialized:
         """Create the root key, keyring and a root token. The server stays sealed."""
+        if self.leader is not None:
+            return self.leader.initialize(call, shares, threshold)
         with self.recorder.action(call.request_id, call.actor, "sys.init", "sys/init") as tx:
             result = self.seal_manager.initialize(tx.session, shares, threshold)
             token = root_tokens.create(tx.session, self.clock, "init")
@@ -194,6 +229,8 @@ class Node:
 
     def unseal(self, call: Call, share: str) -> SealStatus:
         """Submit one key share; each submission is audited (never the share)."""
+        if self.leader is not None:
+            return self.leader.unseal(call, share)
         opened = None
         try:
             with self.recorder.action(
@@ -223,6 +260,8 @@ class Node:
         self.refresh_keyring()
 
     def reset_unseal(self, call: Call) -> SealStatus:
+        if self.leader is not None:
+            return self.leader.reset_unseal(call)
         with self.recorder.action(
             call.request_id, call.actor, "sys.unseal.reset", "sys/seal", writes=False
         ) as tx:
@@ -235,6 +274,9 @@ class Node:
         Sealing only ever removes access, so it happens even if the audit trail cannot
         take the event; the caller then gets the audit error, with the server sealed.
         """
+        if self.leader is not None:
+            self.leader.seal(call)
+            return
         self.seal_manager.keyring()
         self._drop_keys()
         self.recorder.record(call.request_id, call.actor, "sys.seal", "sys/seal", "success")
@@ -242,6 +284,16 @@ class Node:
     def _drop_keys(self) -> None:
         self.seal_manager.seal()
         self.tokens.forget()
+
+    def adopt_keyring(self, handover: bytes) -> None:
+        """Open with the keyring key the supervisor handed over (`Keyring.handover`)."""
+        with self.db.transaction(read_only=True) as session:
+            self.seal_manager.adopt(session, Keyring.from_handover(handover))
+        self._last_refresh = time.monotonic()
+
+    def drop_keys(self) -> None:
+        """Seal this process only, as its supervisor was sealed (nothing to record here)."""
+        self._drop_keys()
 
     # -- keys ---------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 
@@ -11,7 +12,9 @@ from strongroom import devmode, logs
 from strongroom.api.app import create_app
 from strongroom.cli.output import console, errors
 from strongroom.config import Settings, split_addr
+from strongroom.errors import ConfigError
 from strongroom.node import Node
+from strongroom.pool.supervisor import Supervisor, listen
 
 
 def _stop_cleanly(signum: int, frame: object) -> None:
@@ -20,6 +23,9 @@ def _stop_cleanly(signum: int, frame: object) -> None:
 
 def _serve(settings: Settings, node: Node) -> None:
     host, port = split_addr(settings.addr)
+    if settings.workers > 1:
+        _supervise(settings, node, host, port)
+        return
     app = create_app(node)
     node.start_checkpointer()
     node.start_token_purger()
@@ -43,6 +49,26 @@ def _serve(settings: Settings, node: Node) -> None:
         uvicorn.Server(config).run()
     finally:
         node.close()
+
+
+def _supervise(settings: Settings, node: Node, host: str, port: int) -> None:
+    """Serve with ``settings.workers`` processes; this one keeps the seal and the trail."""
+    try:
+        listeners = listen(host, port, settings.workers)
+    except OSError as exc:
+        node.close()
+        raise ConfigError(f"cannot listen on {settings.addr}: {exc.strerror}") from None
+    node.start_checkpointer()
+    node.start_token_purger()
+    errors.print(f"Serving with {settings.workers} worker processes")
+    try:
+        code = asyncio.run(Supervisor(settings, node, listeners).run())
+    finally:
+        for listener in listeners:
+            listener.close()
+        node.close()
+    if code:
+        raise SystemExit(code)
 
 
 def run_server(settings: Settings) -> None:

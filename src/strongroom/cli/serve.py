@@ -22,22 +22,35 @@ ServeAddr = Annotated[
         "--addr", help="Listen on host:port (default 127.0.0.1:8210).", show_default=False
     ),
 ]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Server processes sharing the port (default 1; docs/workers.md).",
+        show_default=False,
+    ),
+]
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the SQLite file lives.", show_default=False)
 ]
 
 
-def server(config: ConfigOption = None, addr: ServeAddr = None) -> None:
+def server(config: ConfigOption = None, addr: ServeAddr = None, workers: Workers = None) -> None:
     """Run a Strongroom server. It starts sealed: unseal it with `strongroom operator unseal`."""
-    settings = load_settings(config, addr=addr)
+    settings = load_settings(config, addr=addr, workers=workers)
     from strongroom.cli.runner import run_server
 
     run_server(settings)
 
 
-def dev(config: ConfigOption = None, addr: ServeAddr = None, data_dir: DataDir = None) -> None:
+def dev(
+    config: ConfigOption = None,
+    addr: ServeAddr = None,
+    data_dir: DataDir = None,
+    workers: Workers = None,
+) -> None:
     """Run a self-unsealing dev server on SQLite. Never for real data."""
-    settings = load_settings(config, dev=True, addr=addr, data_dir=data_dir)
+    settings = load_settings(config, dev=True, addr=addr, data_dir=data_dir, workers=workers)
     from strongroom.cli.runner import run_dev
 
     run_dev(settings)

@@ -122,9 +122,10 @@ class Broker:
         self._late: set[asyncio.Future[None]] = set()
         self.revocations = RevocationState(database, clock, settings.revocation_refresh_seconds)
         self.replay: ReplayCache = MemoryReplayCache(clock)
-        if settings.proof_replay_store == "database":
+        store = settings.resolved_proof_replay_store
+        if store == "database":
             self.replay = DatabaseReplayCache(database, clock)
-        elif settings.proof_replay_store == "redis" and settings.redis_url:
+        elif store == "redis" and settings.redis_url:
             self.replay = RedisReplayCache(settings.redis_url, clock)
         self.nonces = NonceSource(lambda: keyring().current("oauth-hmac").material, clock)
         self.dpop = DpopVerifier(

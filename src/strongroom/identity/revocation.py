@@ -4,7 +4,8 @@ A token is dead when its ``jti`` or any id in its lineage (``lin``: the tokens a
 sign-in it was exchanged from) has been revoked, or when it was issued at or before its
 user's or its app's revocation epoch. Checking is an in-memory lookup in a snapshot that
 is reloaded from the store whenever it is older than ``refresh_seconds``; a revocation
-made on this node updates the snapshot at once. Another replica's revocation is therefore
+made on this node updates the snapshot at once (and, on a server with several workers,
+every worker's before the revoking call is answered). Another replica's revocation is therefore
 seen within ``refresh_seconds`` (plus one reload). If the store cannot be read, the old
 snapshot is used for at most ``3 * refresh_seconds``; after that every check fails with
 `StoreError` (fail closed) until a reload succeeds.
@@ -16,18 +17,20 @@ tokens issued later in the same second.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from strongroom.clock import Clock
 from strongroom.config import TOKEN_TTL_HARD_CEILING
-from strongroom.errors import StoreError, UnauthenticatedError
+from strongroom.errors import StoreError, StrongroomError, UnauthenticatedError
 from strongroom.identity.principal import BFF_CLIENT_PREFIX, Principal
 from strongroom.store.engine import Database
 from strongroom.store.repositories import oauth as repo
 
+log = logging.getLogger("strongroom.identity")
 KINDS = ("user", "app")
 #: How long a revoked id is remembered when its own expiry is unknown: no token lives longer.
 DEFAULT_REMEMBER_SECONDS = TOKEN_TTL_HARD_CEILING + 60
@@ -50,6 +53,9 @@ class RevocationState:
         self.refresh_seconds = refresh_seconds
         self._snapshot = _Snapshot()
         self._lock = threading.Lock()
+        #: Called with each revocation this process commits (`noted`); a worker of a
+        #: supervised server passes it to every other worker before its caller is answered.
+        self.shared: Callable[[list[str], tuple[str, str, int] | None], None] | None = None
 
     def reload(self) -> None:
         """Read every live revocation and epoch from the store now."""
@@ -125,7 +131,21 @@ class RevocationState:
     def noted(
         self, token_ids: Iterable[str] = (), epoch: tuple[str, str, int] | None = None
     ) -> None:
-        """Apply a revocation this node has just committed to the snapshot at once."""
+        """Apply a revocation this node has just committed to the snapshot at once, and
+        hand it to `shared` (the other workers of this server, when there are any)."""
+        ids = list(token_ids)
+        self.learned(ids, epoch)
+        if self.shared is not None:
+            try:
+                self.shared(ids, epoch)
+            except StrongroomError as exc:
+                # Committed all the same: the others reload it within refresh_seconds.
+                log.warning("revocation not shared with the other workers: %s", exc.slug)
+
+    def learned(
+        self, token_ids: Iterable[str] = (), epoch: tuple[str, str, int] | None = None
+    ) -> None:
+        """Apply a revocation another process of this server committed, at once."""
         with self._lock:
             snap = self._snapshot
             users, apps = dict(snap.users), dict(snap.apps)

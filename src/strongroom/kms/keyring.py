@@ -35,6 +35,7 @@ from strongroom.store.models import KeyringKey
 from strongroom.store.repositories import keyring as repo
 
 _WRAP_INFO = b"strongroom/keyring-wrap/v1"
+_WRAP_KEY_BYTES = 32
 
 
 def _ed25519_raw() -> bytes:
@@ -119,6 +120,24 @@ class Keyring:
         self._fingerprint: tuple[int, int] = (0, 0)
         self._lock = threading.Lock()
         self._wiped = False
+
+    def handover(self) -> bytes:
+        """The key this keyring unwraps its versions with, for another process of the
+        same server (`from_handover`): the workers of a server with ``workers`` above 1
+        get it from their supervisor over a private socket when it is unsealed. Whoever
+        holds it can open every key version in the store, as the root key can."""
+        with self._lock:
+            self._check_open()
+            return self._wrap_key
+
+    @classmethod
+    def from_handover(cls, wrap_key: bytes) -> Keyring:
+        """A keyring for the key `handover` gave; `load` it (a wrong key fails there)."""
+        if len(wrap_key) != _WRAP_KEY_BYTES:
+            raise DecryptionError("the handed-over key has the wrong length")
+        keyring = cls(b"")
+        keyring._wrap_key = wrap_key
+        return keyring
 
     def wipe(self) -> None:
         """Forget every key; later use raises `SealedError`.

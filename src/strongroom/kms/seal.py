@@ -183,6 +183,14 @@ class SealManager:
             self._pending = {}
             return self._status_locked(config)
 
+    def adopt(self, session: Session, keyring: Keyring) -> None:
+        """Install a keyring opened by another process of this server (its supervisor),
+        loading it from the store first; `DecryptionError` if it does not open it."""
+        if self._load_config(session) is None:
+            raise NotInitializedError("the server is not initialized")
+        keyring.load(session)
+        self.install(keyring)
+
     def _status_locked(self, config: SealConfig) -> SealStatus:
         return SealStatus(
             True, self._keyring is None, config.threshold, config.shares, len(self._pending)

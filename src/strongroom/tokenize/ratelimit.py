@@ -6,9 +6,11 @@ batch is larger than the whole bucket) and then nothing is spent. `limiter_for` 
 from the settings (``token_rate_limit_store``).
 
 The in-process bucket (`RateLimiter`) is per process: behind N replicas a caller may
-detokenize up to N times the configured rate. Buckets of callers idle long enough to be
-full are dropped when the table grows, so memory stays bounded. The shared bucket
-(`strongroom.tokenize.ratelimit_redis.RedisRateLimiter`) gives every replica one budget.
+detokenize up to N times the configured rate (the worker processes of one server,
+``workers``, split the configured rate and burst between them instead). Buckets of callers
+idle long enough to be full are dropped when the table grows, so memory stays bounded. The
+shared bucket (`strongroom.tokenize.ratelimit_redis.RedisRateLimiter`) gives every replica
+one budget.
 """
 
 from __future__ import annotations
@@ -85,4 +87,7 @@ def limiter_for(settings: Settings) -> Limiter:
         if settings.redis_url is None:
             raise ConfigError("token_rate_limit_store redis needs redis_url")
         return RedisRateLimiter(settings.redis_url, rate, burst, settings.token_rate_limit_prefix)
-    return RateLimiter(rate, burst)
+    # Buckets in memory are per process: each of several workers takes its share, so a
+    # caller spread over all of them never gets more than the configured rate and burst.
+    share = settings.workers
+    return RateLimiter(rate / share, max(1, burst // share))
