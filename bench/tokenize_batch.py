@@ -16,7 +16,11 @@ freshly migrated database:
 - API: the same opaque policy through a real `strongroom server` process over HTTP.
 
 Each method runs `--rounds` rounds (3) of `--values` values on fresh rows and reports its
-fastest round, which damps the noise of a shared machine equally for every method.
+fastest round, which damps the noise of a shared machine equally for every method. Each
+row also shows this process's CPU time per value in that round, steadier than wall time on
+a busy machine: SQLite runs inside the process, so its rows count the database's work too;
+PostgreSQL's server is not counted, and the API row shows none (the server is another
+process).
 
 Then FF1 (AES-256, 16 decimal digits) encryptions per second in one thread, one value per
 call and batched (`encrypt_many`). Prints one table, writes `bench/.work/tokenize_batch.json`.
@@ -71,6 +75,8 @@ NOTES = [
     "Service and API rows carry one audit event per batch in the same transaction; the raw "
     "insert has neither crypto nor audit event.",
     "The API server is one uvicorn process on the same machine as the client and database.",
+    "CPU us/value: this process's CPU time in the fastest round, per value; it includes "
+    "SQLite's work (in-process) but not PostgreSQL's server, nor the API server's.",
 ]
 
 
@@ -162,6 +168,7 @@ class Result:
     values: int
     seconds: float
     values_per_sec: float
+    cpu_us_per_value: float | None
     pct_of_raw: float | None = None
 
 
@@ -192,18 +199,23 @@ def scratch_table(db: Database) -> SATable:
     return table
 
 
-def best_of(items: list[Any], rounds: int, once: Callable[[list[Any]], None]) -> float:
-    """The fastest of ``rounds`` runs over ``items`` (fresh rows each round), in seconds."""
+Timing = tuple[float, float]  # wall seconds, CPU seconds of this process
+
+
+def best_of(items: list[Any], rounds: int, once: Callable[[list[Any]], None]) -> Timing:
+    """The fastest of ``rounds`` runs over ``items`` (fresh rows each round): its wall
+    seconds and this process's CPU seconds."""
     size = len(items) // rounds
-    best = float("inf")
+    best = (float("inf"), float("inf"))
     for r in range(rounds):
+        cpu = time.process_time()
         started = time.perf_counter()
         once(items[r * size : (r + 1) * size])
-        best = min(best, time.perf_counter() - started)
+        best = min(best, (time.perf_counter() - started, time.process_time() - cpu))
     return best
 
 
-def run_raw(db: Database, values: list[str], warmup: int, batch: int, rounds: int) -> float:
+def run_raw(db: Database, values: list[str], warmup: int, batch: int, rounds: int) -> Timing:
     table = scratch_table(db)
     now = time.time_ns() // 1000
     rows = [
@@ -222,11 +234,11 @@ def run_raw(db: Database, values: list[str], warmup: int, batch: int, rounds: in
             with db.engine.begin() as conn:
                 conn.exec_driver_sql(sql, part)
 
-    seconds = best_of(rows[warmup:], rounds, once)
+    timing = best_of(rows[warmup:], rounds, once)
     with db.engine.connect() as conn:
         if conn.execute(select(func.count()).select_from(table)).scalar_one() != len(rows):
             raise BenchError("the raw insert stored a different number of rows")
-    return seconds
+    return timing
 
 
 # -- service ----------------------------------------------------------------------------------
@@ -255,7 +267,7 @@ def run_service(
     warmup: int,
     batch: int,
     rounds: int,
-) -> float:
+) -> Timing:
     node = open_node(db, tmp)
     try:
         call = Call("bench", "bench")
@@ -316,7 +328,7 @@ def server(db_url: str, tmp: Path) -> Iterator[str]:
 
 def run_api(
     db: Database, tmp: Path, values: list[str], warmup: int, batch: int, rounds: int
-) -> float:
+) -> tuple[float, None]:
     url_of_db = db.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
     db.dispose()
     with server(url_of_db, tmp) as url, httpx.Client(base_url=url, timeout=60) as client:
@@ -340,7 +352,7 @@ def run_api(
             for part in chunks(measured, batch):
                 send(part)
 
-        return best_of(values[warmup:], rounds, once)
+        return best_of(values[warmup:], rounds, once)[0], None  # the server's CPU is elsewhere
 
 
 # -- FF1 --------------------------------------------------------------------------------------
@@ -373,11 +385,12 @@ def measure(
     values = card_values(warmup + n * rounds, 7)
     results: list[Result] = []
 
-    def timed(method: str, run: Callable[[Database], float]) -> None:
+    def timed(method: str, run: Callable[[Database], tuple[float, float | None]]) -> None:
         console.print(f"  {backend.name}: {method} ...", highlight=False)
         with backend.fresh() as db:
-            seconds = run(db)
-        results.append(Result(backend.name, method, n, round(seconds, 4), n / seconds))
+            seconds, cpu = run(db)
+        per_value = None if cpu is None else round(cpu / n * 1e6, 2)
+        results.append(Result(backend.name, method, n, round(seconds, 4), n / seconds, per_value))
 
     timed(RAW, lambda db: run_raw(db, values, warmup, batch, rounds))
     for label, fields in POLICIES.items():
@@ -399,13 +412,15 @@ def render(console: Console, results: list[Result], ff1: tuple[float, float], fa
         f"{args.batch} per call"
     )
     for name, justify in (("backend", "left"), ("method", "left"), ("values/s", "right"),
-                          ("% of raw", "right"), ("seconds", "right")):  # fmt: skip
+                          ("% of raw", "right"), ("CPU us/value", "right"),
+                          ("seconds", "right")):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in results:
         pct = f"{r.pct_of_raw:.0f} %" if r.pct_of_raw is not None else "-"
-        table.add_row(r.backend, r.method, f"{r.values_per_sec:,.0f}", pct, f"{r.seconds:.2f}")
-    table.add_row("-", "FF1 encrypt, one value per call (1 core)", f"{ff1[0]:,.0f}", "-", "-")
-    table.add_row("-", "FF1 encrypt_many, 1,000 per call (1 core)", f"{ff1[1]:,.0f}", "-", "-")
+        cpu = f"{r.cpu_us_per_value:.1f}" if r.cpu_us_per_value is not None else "-"
+        table.add_row(r.backend, r.method, f"{r.values_per_sec:,.0f}", pct, cpu, f"{r.seconds:.2f}")
+    table.add_row("-", "FF1 encrypt, one value per call (1 core)", f"{ff1[0]:,.0f}", "-", "-", "-")
+    table.add_row("-", "FF1 encrypt_many, 1,000 per call (1 core)", f"{ff1[1]:,.0f}", "-", "-", "-")
     console.print()
     console.print(table)
     common.print_machine(console, facts, [f"SQLAlchemy {facts['sqlalchemy']}"])

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,21 +152,35 @@ def create_policy_key(
     _write(session, POLICY, pid, region, region_key, 0, clock)
 
 
-# Built once: every tokenize or detokenize call runs it.
-_KEYS = select(TokenKey).where(
-    ((TokenKey.kind == POLICY) & (TokenKey.ident == bindparam("pid")))
-    | ((TokenKey.kind == REGION) & (TokenKey.ident == bindparam("region")))
+class KeyRow(NamedTuple):
+    """A wrapped key as `_policy_rows` reads it."""
+
+    kind: str
+    version: int
+    wrapped: bytes
+
+
+# Plain SQL through the driver: every tokenize and detokenize call runs it, and loading
+# ORM objects cost more than the query.
+_KEYS = (
+    "SELECT kind, version, wrapped FROM token_keys"
+    " WHERE (kind = {m} AND ident = {m}) OR (kind = {m} AND ident = {m})"
 )
 
 
 def _policy_rows(
     session: Session, keyring: Keyring, region: str, pid: str
-) -> tuple[bytes, dict[int, TokenKey]]:
+) -> tuple[bytes, dict[int, KeyRow]]:
     """The region key (unwrapped) and every version of the policy key (wrapped), or
     `ShreddedError` if either was destroyed."""
-    versions: dict[int, TokenKey] = {}
-    region_row: TokenKey | None = None
-    for found in session.execute(_KEYS, {"pid": pid, "region": region}).scalars():
+    versions: dict[int, KeyRow] = {}
+    region_row: KeyRow | None = None
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    for kind, version, wrapped in connection.exec_driver_sql(
+        _KEYS.format(m=marker), (POLICY, pid, REGION, region)
+    ):
+        found = KeyRow(kind, int(version), bytes(wrapped))
         if found.kind == POLICY:
             versions[found.version] = found
         elif region_row is None or found.version > region_row.version:
@@ -179,7 +194,7 @@ def _policy_rows(
     return region_key, versions
 
 
-def _unwrap(region_key: bytes, region: str, pid: str, row: TokenKey) -> bytes:
+def _unwrap(region_key: bytes, region: str, pid: str, row: KeyRow) -> bytes:
     try:
         return aead.decrypt(region_key, row.wrapped, _aad(POLICY, pid, region, row.version))
     except DecryptionError:

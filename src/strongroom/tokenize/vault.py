@@ -47,6 +47,7 @@ from strongroom.kms.keyring import Keyring
 from strongroom.store.engine import Database
 from strongroom.store.models import TokenPolicy, TokenRequest
 from strongroom.store.repositories import tokenize as repo
+from strongroom.store.repositories.tokenize import PolicyRecord
 from strongroom.tokenize import codec, engine, keys, policy, rewrap
 from strongroom.tokenize.keys import PolicyKeys
 from strongroom.tokenize.policy import PolicySpec, View
@@ -140,10 +141,10 @@ class TokenVault:
         with database.transaction(read_only=read_only) as session:
             yield session
 
-    def _load(self, session: Session, app: str, name: str) -> tuple[TokenPolicy, PolicySpec]:
+    def _load(self, session: Session, app: str, name: str) -> tuple[PolicyRecord, PolicySpec]:
         policy.check_name(app, "the app name")
         policy.check_name(name, "the policy name")
-        row = repo.policy(session, app, name)
+        row = repo.policy_record(session, app, name)
         if row is None:
             raise NotFoundError("no such token policy")
         if row.shredded_us is not None:
@@ -313,7 +314,7 @@ class TokenVault:
     def _opaque(
         self,
         session: Session,
-        row: TokenPolicy,
+        row: PolicyRecord,
         spec: PolicySpec,
         pkeys: PolicyKeys,
         values: Sequence[str],
@@ -371,7 +372,7 @@ class TokenVault:
     def _fpe(
         self,
         session: Session,
-        row: TokenPolicy,
+        row: PolicyRecord,
         spec: PolicySpec,
         pkeys: PolicyKeys,
         values: Sequence[str],
@@ -470,7 +471,7 @@ class TokenVault:
     def _resolve(
         self,
         session: Session,
-        row: TokenPolicy,
+        row: PolicyRecord,
         spec: PolicySpec,
         pkeys: PolicyKeys,
         tokens: Sequence[str],
@@ -541,7 +542,7 @@ class TokenVault:
             tx.detail.update({"count": len(tokens), "erased": erased})
         return erased
 
-    def _rotatable(self, session: Session, app: str, name: str) -> tuple[TokenPolicy, PolicySpec]:
+    def _rotatable(self, session: Session, app: str, name: str) -> tuple[PolicyRecord, PolicySpec]:
         row, spec = self._load(session, app, name)
         if spec.scheme == "mask":
             raise InvalidRequestError("a mask policy has no key to rotate")
