@@ -14,12 +14,12 @@ verification costs one Ed25519 verify plus one JSON parse. Unknown kids refresh 
 from the store (at most once a second), so a rotation on another replica is picked up.
 Every failure is the same `UnauthenticatedError`.
 
-Tokens that passed the full check are remembered in a bounded cache keyed by the SHA-256 of
-the token string (never the token itself), for the key set they were verified under: a
-repeat presentation skips the Ed25519 verify but still gets every claim check (times
-included), so no entry outlives its ``exp``. The cache is dropped on seal and whenever the
-signing key set changes. Revocation and DPoP are not this module's concern: callers check
-them on every request, cached or not.
+Tokens that passed the full check are remembered (their claims and the `Principal` they
+name) in a bounded cache keyed by the SHA-256 of the token string (never the token itself),
+for the key set they were verified under: a repeat presentation skips the Ed25519 verify
+but still gets every claim check (times included), so no entry outlives its ``exp``. The
+cache is dropped on seal and whenever the signing key set changes. Revocation and DPoP are
+not this module's concern: callers check them on every request, cached or not.
 """
 
 from __future__ import annotations
