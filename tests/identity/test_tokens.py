@@ -30,7 +30,7 @@ from strongroom.clock import SystemClock
 from strongroom.config import Settings, load_settings
 from strongroom.errors import InvalidRequestError, UnauthenticatedError
 from strongroom.identity import root_tokens
-from strongroom.identity.tokens import MAX_TOKEN_CHARS
+from strongroom.identity.tokens import MAX_TOKEN_CHARS, principal_of
 from strongroom.node import Call, Node
 
 AUDIENCE = "strongroom"
@@ -251,6 +251,27 @@ def test_verify_returns_the_principal(ready: Ready) -> None:
     assert not principal.has_scope("sys:write")
     claims = independent_decode(ready, issued.access_token)
     assert principal.expires_us == claims["exp"] * 1_000_000
+
+
+def test_verified_claims_are_read_only_and_name_the_principal(ready: Ready) -> None:
+    issued = ready.node.tokens.mint("alice", ["sys:read"], 60, client_id="root")
+    for _ in range(2):  # verified, then from the cache
+        claims, principal = ready.node.tokens.verified(issued.access_token)
+        assert dict(claims) == independent_decode(ready, issued.access_token)
+        assert principal == principal_of(claims) == ready.node.tokens.verify(issued.access_token)
+        with pytest.raises(TypeError):
+            claims["scope"] = "sys:write"  # type: ignore[index]
+    assert ready.node.tokens.verify_claims(issued.access_token)["scope"] == "sys:read"
+
+
+def test_claims_keep_any_unicode_and_verify_independently(ready: Ready) -> None:
+    subject = 'zo\u00eb \u2028 \U0001f512 "quoted" \x7f'
+    issued = ready.node.tokens.mint(subject, ["sys:read"], 60, client_id="root")
+    assert independent_decode(ready, issued.access_token)["sub"] == subject
+    assert ready.node.tokens.verify(issued.access_token).subject == subject
+    payload = issued.access_token.split(".")[1]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert "zo\u00eb".encode() in raw  # UTF-8, not \u escapes
 
 
 def test_every_token_has_its_own_jti(ready: Ready) -> None:

@@ -69,6 +69,8 @@ TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 - a path
 EXCHANGE = "oauth.token.exchange"
 logger = logging.getLogger("strongroom.identity")
 MAX_NAME_CHARS = 256
+#: Subjects whose audit HMAC is remembered at most (then the memo starts afresh).
+MAX_HIDDEN = 4096
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ class Broker:
         self._keyring = keyring
         self._tokens = tokens
         self._late: set[asyncio.Future[None]] = set()
+        # The audit key version and the subjects' HMACs under it (`_hide`).
+        self._hidden: tuple[int, dict[str, str]] = (0, {})
+        # Settings are immutable: the endpoint every exchange names is built once.
+        self._token_endpoint = settings.resolved_issuer.rstrip("/") + TOKEN_PATH
         self.revocations = RevocationState(database, clock, settings.revocation_refresh_seconds)
         self.replay: ReplayCache = MemoryReplayCache(clock)
         store = settings.resolved_proof_replay_store
@@ -194,16 +200,30 @@ class Broker:
 
     @property
     def token_endpoint(self) -> str:
-        return self.settings.resolved_issuer.rstrip("/") + TOKEN_PATH
+        return self._token_endpoint
 
     def url_for(self, path: str) -> str:
         """The URI a DPoP proof must name for ``path`` (the issuer's origin, not Host)."""
         return self.settings.resolved_issuer.rstrip("/") + path
 
     def _hide(self, subject: str) -> str:
+        """How the audit trail names ``subject`` (`identifiers.hide`), remembered per audit
+        key version: a user's exchanges are recorded under one HMAC until the key rotates.
+        A version names the same key for the life of the store, so no key is held here."""
         if not self.settings.audit_hmac_subjects:
             return subject
-        return identifiers.hide(self._keyring(), subject)
+        keyring = self._keyring()
+        version = keyring.current(identifiers.PURPOSE).version
+        memo_version, memo = self._hidden
+        if memo_version != version or len(memo) >= MAX_HIDDEN:
+            memo = {}
+            self._hidden = (version, memo)
+        hidden = memo.get(subject)
+        if hidden is None:
+            hidden = identifiers.hide(keyring, subject)
+            if keyring.current(identifiers.PURPOSE).version == version:
+                memo[subject] = hidden
+        return hidden
 
     # -- the token endpoint -------------------------------------------------------------
 
@@ -558,12 +578,11 @@ class Broker:
     ) -> Principal:
         """The principal of a live access token presented to Strongroom's own API.
 
-        Checks the token (`TokenService.verify_claims`), its revocation state, and, for a
+        Checks the token (`TokenService.verified`), its revocation state, and, for a
         DPoP-bound token, the ``DPoP`` scheme and a full proof for this request.
         `UnauthenticatedError` (or `DpopProofError` with its challenge) otherwise.
         """
-        claims = self._tokens.verify_claims(token)
-        principal = principal_of(claims)
+        principal = self._tokens.verified(token)[1]
         self.revocations.check(principal)
         if principal.jkt is None:
             if scheme != "bearer":
@@ -582,14 +601,14 @@ class Broker:
     ) -> Principal:
         """`authenticate_access` for coroutines: the same checks, on every call.
 
-        A token verified before (`TokenService.cached_claims`) is checked on the event loop;
+        A token verified before (`TokenService.cached`) is checked on the event loop;
         the signature check of a new token, a revocation reload that is due and DPoP proofs
         (whose replay cache may be a store) run in a worker thread.
         """
-        claims = self._tokens.cached_claims(token)
-        if claims is None:
-            claims = await asyncio.to_thread(self._tokens.verify_claims, token)
-        principal = principal_of(claims)
+        cached = self._tokens.cached(token)
+        if cached is None:
+            cached = await asyncio.to_thread(self._tokens.verified, token)
+        principal = cached[1]
         await self.revocations.check_async(principal)
         if principal.jkt is None:
             if scheme != "bearer":

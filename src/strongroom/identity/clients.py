@@ -77,14 +77,31 @@ class ClientCredentials:
 
 @dataclass(frozen=True)
 class _Cached:
-    row: OAuthClient | None
+    """What authentication needs of a client row (None: no such client), read once."""
+
+    client_id: str | None
+    auth_method: str | None
+    secret_hash: bytes | None
+    secret_key_version: int
     keys: jwk.KeySet | None
     loaded: float
 
 
+#: The entry of a client id that is not a valid app name: never found.
+_UNKNOWN = _Cached(None, None, None, 0, None, float("-inf"))
+_SECRET_DOMAIN = b"strongroom/client-secret/v1\x00"
+
+
 def _secret_mac(key: bytes, secret: str) -> bytes:
-    message = b"strongroom/client-secret/v1\x00" + secret.encode("utf-8")
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return hmac.new(key, _SECRET_DOMAIN + secret.encode("utf-8"), hashlib.sha256).digest()
+
+
+def _failure(creds: ClientCredentials) -> InvalidClientError:
+    """The one error of a failed client authentication (with a Basic challenge if the
+    request tried Basic)."""
+    basic_tried = creds.basic is not None or creds.malformed
+    challenge = {"WWW-Authenticate": 'Basic realm="strongroom"'} if basic_tried else None
+    return InvalidClientError("client authentication failed", headers=challenge)
 
 
 def check_client_id(client_id: str) -> str:
@@ -174,10 +191,20 @@ class ClientRegistry:
             row = repo.get_client(session, client_id)
             if row is not None:
                 session.expunge(row)
-        keys = None
-        if row is not None and row.jwks:
-            keys = jwk.import_set(json.loads(row.jwks), allowed=ASSERTION_ALGS)
-        cached = _Cached(row, keys, now)
+        cached = _Cached(None, None, None, 0, None, now)
+        if row is not None:
+            keys = None
+            if row.jwks:
+                keys = jwk.import_set(json.loads(row.jwks), allowed=ASSERTION_ALGS)
+            # Plain values: the hot path reads no ORM attributes.
+            cached = _Cached(
+                row.client_id,
+                row.auth_method,
+                row.secret_hash,
+                row.secret_key_version or 0,
+                keys,
+                now,
+            )
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -200,44 +227,42 @@ class ClientRegistry:
         Exactly one method may be used per request (RFC 6749 §2.3), and it must be the
         one the client registered.
         """
-        used = [
-            m
-            for m, present in (
-                ("client_secret_basic", creds.basic is not None),
-                ("client_secret_post", creds.client_secret is not None),
-                ("private_key_jwt", creds.assertion is not None),
-            )
-            if present
-        ]
-        basic_tried = creds.basic is not None or creds.malformed
-        challenge = {"WWW-Authenticate": 'Basic realm="strongroom"'} if basic_tried else None
-        fail = InvalidClientError("client authentication failed", headers=challenge)
-        if len(used) != 1 or creds.malformed:
-            raise fail
-        method = used[0]
-        if method == "private_key_jwt":
-            return self._assertion(creds, token_endpoint, fail)
-        if creds.basic is not None:
-            client_id, secret = creds.basic
+        basic = creds.basic
+        used = (
+            (basic is not None) + (creds.client_secret is not None) + (creds.assertion is not None)
+        )
+        if used != 1 or creds.malformed:
+            raise _failure(creds)
+        if creds.assertion is not None:
+            return self._assertion(creds, token_endpoint, _failure(creds))
+        if basic is not None:
+            client_id, secret = basic
+            method = "client_secret_basic"
+            if creds.client_id not in (None, client_id):
+                raise _failure(creds)
         else:
             client_id, secret = creds.client_id or "", creds.client_secret or ""
-        if creds.basic is not None and creds.client_id not in (None, client_id):
-            raise fail
-        cached = self._load(client_id) if _CLIENT_ID.match(client_id) else None
-        row = cached.row if cached else None
+            method = "client_secret_post"
+        cached = self._load(client_id) if _CLIENT_ID.match(client_id) else _UNKNOWN
         keyring = self._keyring()
-        try:
-            key = keyring.get(PURPOSE, row.secret_key_version or 0) if row else None
-        except DecryptionError:  # a key version the keyring lacks: a failed login
-            key = None
+        key = None
+        if cached.client_id is not None:
+            try:
+                key = keyring.get(PURPOSE, cached.secret_key_version)
+            except DecryptionError:  # a key version the keyring lacks: a failed login
+                key = None
+        # An unknown client costs the same HMAC as a known one.
         material = key.material if key else keyring.current(PURPOSE).material
         presented = _secret_mac(material, secret)
-        expected = row.secret_hash if row and row.secret_hash else b"\x00" * 32
-        if not hmac.compare_digest(presented, expected) or row is None or key is None:
-            raise fail
-        if row.auth_method != method:
-            raise fail
-        return row.client_id
+        expected = cached.secret_hash or b"\x00" * 32
+        if (
+            not hmac.compare_digest(presented, expected)
+            or key is None
+            or cached.client_id is None
+            or cached.auth_method != method
+        ):
+            raise _failure(creds)
+        return cached.client_id
 
     def _assertion(self, creds: ClientCredentials, audience: str, fail: InvalidClientError) -> str:
         if creds.assertion_type != ASSERTION_TYPE or not creds.assertion:
@@ -253,7 +278,7 @@ class ClientRegistry:
         if claims.get("sub") != client_id or creds.client_id not in (None, client_id):
             raise fail
         cached = self._load(client_id)
-        if cached.row is None or cached.row.auth_method != "private_key_jwt" or not cached.keys:
+        if cached.auth_method != "private_key_jwt" or not cached.keys:
             raise fail
         kid = compact.header.get("kid")
         if (kid is not None and not isinstance(kid, str)) or not jws.verify_with(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from strongroom.errors import ConflictError, UnauthenticatedError
 from strongroom.identity.principal import Principal
-from strongroom.identity.tokens import TokenService, principal_of
+from strongroom.identity.tokens import TokenService
 
 # Token type URIs (RFC 8693 §3), not secrets.
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
@@ -116,8 +116,7 @@ class AccessTokenVerifier:
         self._check_revoked = check_revoked
 
     def verify(self, token: str) -> VerifiedSubject:
-        claims = self._tokens.verify_claims(token)
-        principal = principal_of(claims)
+        claims, principal = self._tokens.verified(token)
         self._check_revoked(principal)
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

@@ -14,12 +14,12 @@ verification costs one Ed25519 verify plus one JSON parse. Unknown kids refresh 
 from the store (at most once a second), so a rotation on another replica is picked up.
 Every failure is the same `UnauthenticatedError`.
 
-Tokens that passed the full check are remembered in a bounded cache keyed by the SHA-256 of
-the token string (never the token itself), for the key set they were verified under: a
-repeat presentation skips the Ed25519 verify but still gets every claim check (times
-included), so no entry outlives its ``exp``. The cache is dropped on seal and whenever the
-signing key set changes. Revocation and DPoP are not this module's concern: callers check
-them on every request, cached or not.
+Tokens that passed the full check are remembered (their claims and the `Principal` they
+name) in a bounded cache keyed by the SHA-256 of the token string (never the token itself),
+for the key set they were verified under: a repeat presentation skips the Ed25519 verify
+but still gets every claim check (times included), so no entry outlives its ``exp``. The
+cache is dropped on seal and whenever the signing key set changes. Revocation and DPoP are
+not this module's concern: callers check them on every request, cached or not.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from json import encoder as json_encoder
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -101,8 +103,42 @@ def _signing_key(version: KeyVersion) -> _SigningKey:
     return _SigningKey(kid, private, public, public_jwk, segment)
 
 
-def _json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def _refuse(value: object) -> object:
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _claims_encoder() -> Callable[[Mapping[str, Any]], str]:
+    """``json.dumps(claims, separators=(",", ":"), ensure_ascii=False)``, with CPython's C
+    encoder built once rather than at every call (every mint encodes a claim set).
+
+    Checked against `json.dumps` on a sample before use; without the C encoder, or if
+    they differ, `json.dumps` itself. Claims are JSON values (no cycles), so the
+    circular-reference check is left out.
+    """
+
+    def reference(claims: Mapping[str, Any]) -> str:
+        return json.dumps(claims, separators=(",", ":"), ensure_ascii=False)
+
+    make = getattr(json_encoder, "c_make_encoder", None)
+    if make is None:
+        return reference
+    try:
+        one_shot = make(
+            None, _refuse, json_encoder.encode_basestring, None, ":", ",", False, False, True
+        )
+
+        def encode(claims: Mapping[str, Any]) -> str:
+            return "".join(one_shot(claims, 0))
+
+        sample = {"sub": '\u00e9\u2028\x7f"', "n": [1, -2, True, None], "act": {"sub": "a"}}
+        if encode(sample) == reference(sample):
+            return encode
+    except (TypeError, ValueError):
+        pass
+    return reference
+
+
+_encode_claims = _claims_encoder()
 
 
 class TokenService:
@@ -128,8 +164,9 @@ class TokenService:
         self._kid_by_version: dict[int, str] = {}
         self._headers: dict[str, str] = {}
         self._last_refresh = 0.0
-        # SHA-256 of a token -> (the key-set marker it was verified under, its claims).
-        self._verified: dict[bytes, tuple[int, dict[str, Any]]] = {}
+        # SHA-256 of a token -> (the key-set marker it was verified under, its claims, and
+        # the principal they name).
+        self._verified: dict[bytes, tuple[int, dict[str, Any], Principal]] = {}
 
     def _keys(self) -> tuple[dict[str, _SigningKey], dict[int, str]]:
         keyring = self._keyring_source()
@@ -205,7 +242,8 @@ class TokenService:
                 "exp": now + ttl,
             }
         )
-        signing_input = f"{key.header_segment}.{jwk_mod.b64u_encode(_json(claims))}"
+        payload = jwk_mod.b64u_encode(_encode_claims(claims).encode("utf-8"))
+        signing_input = f"{key.header_segment}.{payload}"
         signature = key.private.sign(signing_input.encode("ascii"))
         token = f"{signing_input}.{jwk_mod.b64u_encode(signature)}"
         return IssuedToken(token, ttl, jti, tuple(scopes))
@@ -245,6 +283,21 @@ class TokenService:
             self._headers[segment] = kid
         return kid
 
+    def _cached(self, token: str, audience: str | None) -> tuple[dict[str, Any], Principal] | None:
+        """The cache entry of ``token`` if it holds one under the current keys, with its
+        claims re-checked now (`UnauthenticatedError` if they no longer pass)."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+            return None
+        entry = self._verified.get(hashlib.sha256(token.encode()).digest())
+        if entry is None:
+            return None
+        self._keys()  # a changed key set (or a seal) drops the cache
+        marker, claims, principal = entry
+        if marker != self._cache_owner:
+            return None
+        self._check_claims(claims, audience or self.audience)
+        return claims, principal
+
     def cached_claims(self, token: str, *, audience: str | None = None) -> dict[str, Any] | None:
         """The claims of a token verified before under the current keys, re-checked now.
 
@@ -252,19 +305,19 @@ class TokenService:
         `UnauthenticatedError` if it is but its claims no longer pass (it expired).
         Never blocks: no store access, no signature check.
         """
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
-            return None
-        entry = self._verified.get(hashlib.sha256(token.encode()).digest())
-        if entry is None:
-            return None
-        self._keys()  # a changed key set (or a seal) drops the cache
-        marker, claims = entry
-        if marker != self._cache_owner:
-            return None
-        self._check_claims(claims, audience or self.audience)
-        return dict(claims)
+        entry = self._cached(token, audience)
+        return None if entry is None else dict(entry[0])
 
-    def _remember(self, token: str, marker: int | None, claims: dict[str, Any]) -> None:
+    def cached(
+        self, token: str, *, audience: str | None = None
+    ) -> tuple[Mapping[str, Any], Principal] | None:
+        """`cached_claims`, read-only, with the principal they name (`principal_of`)."""
+        entry = self._cached(token, audience)
+        return None if entry is None else (MappingProxyType(entry[0]), entry[1])
+
+    def _remember(
+        self, token: str, marker: int | None, claims: dict[str, Any], principal: Principal
+    ) -> None:
         if marker is None or marker != self._cache_owner:
             return
         digest = hashlib.sha256(token.encode()).digest()
@@ -276,7 +329,7 @@ class TokenService:
                 while len(live) >= VERIFIED_CACHE_SIZE:
                     del live[next(iter(live))]
                 self._verified = live
-        self._verified[digest] = (marker, dict(claims))
+        self._verified[digest] = (marker, claims, principal)
 
     def verify_claims(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
         """The claims of a valid Strongroom access token; `UnauthenticatedError` otherwise.
@@ -287,9 +340,22 @@ class TokenService:
         does). A token verified before under the same keys skips the signature check
         (`cached_claims`).
         """
-        cached = self.cached_claims(token, audience=audience)
-        if cached is not None:
-            return cached
+        return dict(self._verified_entry(token, audience)[0])
+
+    def verified(
+        self, token: str, *, audience: str | None = None
+    ) -> tuple[Mapping[str, Any], Principal]:
+        """`verify_claims`, read-only, with the principal they name (`principal_of`): both
+        are remembered with the token, so a repeat presentation builds neither again."""
+        claims, principal = self._verified_entry(token, audience)
+        return MappingProxyType(claims), principal
+
+    def _verified_entry(self, token: str, audience: str | None) -> tuple[dict[str, Any], Principal]:
+        """The claims and principal of a valid token (shared with the cache: callers hand
+        out copies or read-only views)."""
+        entry = self._cached(token, audience)
+        if entry is not None:
+            return entry
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise UnauthenticatedError()
         self._keys()
@@ -312,12 +378,13 @@ class TokenService:
         if not isinstance(claims, dict):
             raise UnauthenticatedError()
         self._check_claims(claims, audience or self.audience)
-        self._remember(token, marker, claims)
-        return claims
+        principal = principal_of(claims)
+        self._remember(token, marker, claims, principal)
+        return claims, principal
 
     def verify(self, token: str) -> Principal:
         """The principal a valid token names; `UnauthenticatedError` for anything else."""
-        return principal_of(self.verify_claims(token))
+        return self._verified_entry(token, None)[1]
 
     def _check_claims(self, claims: dict[str, Any], audience: str) -> None:
         now = self._clock.now_us() // 1_000_000

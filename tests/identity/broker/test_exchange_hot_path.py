@@ -1,0 +1,44 @@
+"""What the exchange's in-memory fast path remembers never outlives what it stands for.
+
+- A client's registration is remembered for ``revocation_refresh_seconds``: deleting the
+  client on this node refuses its next exchange at once, however warm the cache.
+- Subjects are recorded as HMACs under the audit key in force: after the key rotates,
+  the next event names the subject under the new key.
+"""
+
+from __future__ import annotations
+
+from identity.broker.brokerkit import Kit
+from identity.broker.test_exchange import refused
+from strongroom.audit import identifiers
+from strongroom.call import Call
+
+
+def _ok(kit: Kit, subject: str) -> None:
+    resp = kit.exchange(subject, scope="sys:read")
+    assert resp.status_code == 200, resp.text
+
+
+def test_a_deleted_client_is_refused_at_once_after_warm_exchanges(kit: Kit) -> None:
+    parent = kit.mint("sys:read")
+    for _ in range(3):
+        _ok(kit, parent)
+    assert kit.client.delete("/v1/oauth/clients/crm", headers=kit.auth()).status_code == 204
+    refused(kit.exchange(parent, scope="sys:read"), "invalid_client", 401)
+    # A wrong secret is refused from a warm cache as from a cold one.
+    resp = kit.exchange(parent, "hr", headers=kit.basic("hr", "srcs_wrong"), scope="sys:read")
+    refused(resp, "invalid_client", 401)
+
+
+def test_subjects_are_recorded_under_the_audit_key_in_force(kit: Kit) -> None:
+    subject = kit.mint("sys:read", subject="dora@example.com")
+    _ok(kit, subject)
+    _ok(kit, subject)
+    kit.node.rotate_key(Call("t-rotate"), "audit-hmac")
+    _ok(kit, subject)
+    recorded = [e["detail"]["subject"] for e in kit.events("oauth.token.exchange")]
+    keyring = kit.node.keyring()
+    old, new = reversed(identifiers.candidates(keyring, "dora@example.com"))
+    assert recorded == [old, old, new]
+    assert new == identifiers.hide(keyring, "dora@example.com") != old
+    assert "dora@example.com" not in kit.trail_text()
