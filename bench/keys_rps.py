@@ -285,20 +285,19 @@ def check_ok(client: httpx.Client, target: Target) -> None:
         )
 
 
-def start_strongroom(tmp: Path, root_token: str) -> tuple[Server, str]:
+def start_strongroom(tmp: Path, root_token: str, workers: int = 1) -> tuple[Server, str]:
+    """A Strongroom dev server on a free port, with its own data directory in ``tmp``;
+    ``workers`` above 1 serves from that many processes (`strongroom dev --workers`)."""
     strongroom = common.strongroom_executable()
     port = free_port()
     env = clean_env(("STRONGROOM_",))
     env["STRONGROOM_DEV_ROOT_TOKEN"] = root_token
-    argv = [
-        strongroom,
-        "dev",
-        "--addr",
-        f"{LOOPBACK}:{port}",
-        "--data-dir",
-        str(tmp / "strongroom-data"),
-    ]
-    server = start("Strongroom", argv, env, cwd=tmp)
+    data = "strongroom-data" if workers == 1 else f"strongroom-data-{workers}w"
+    argv = [strongroom, "dev", "--addr", f"{LOOPBACK}:{port}", "--data-dir", str(tmp / data)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    name = "Strongroom" if workers == 1 else f"Strongroom ({workers} workers)"
+    server = start(name, argv, env, cwd=tmp)
     base = f"http://{LOOPBACK}:{port}"
     wait_healthy(server, f"{base}/v1/sys/health")
     return server, base

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -62,10 +63,15 @@ class Rule:
     summary: str = ""
     baseline: Baseline | None = None
 
+    def __post_init__(self) -> None:
+        # Every event meets every rule: the action patterns are one regex, built once.
+        pattern = "|".join(fnmatch.translate(p) for p in self.actions) or "(?!)"
+        object.__setattr__(self, "_action", re.compile(pattern).match)
+
     def matches(self, record: AuditRecord) -> bool:
         if self.outcome is not None and record.outcome != self.outcome:
             return False
-        if not any(fnmatch.fnmatchcase(record.action, p) for p in self.actions):
+        if self.__dict__["_action"](record.action) is None:
             return False
         return all(record.detail.get(k) == v for k, v in self.detail)
 

@@ -284,15 +284,22 @@ class Supervisor:
     async def _audit(self, worker: _Worker, message: dict[str, Any]) -> Any:
         records = wire.records_in(message.get("events"))
         committer = self.node.committer
-
-        async def one(record: Any) -> int | dict[str, Any]:
+        waiters: list[asyncio.Future[int] | AuditError] = []
+        for record in records:
             try:
-                return int(await committer.append_async(record))
+                # Queued in this loop iteration: the whole batch joins one group commit.
+                waiters.append(committer.append_async(record))
+            except AuditError as exc:  # refused at once (it cannot be encoded)
+                waiters.append(exc)
+        answers: list[int | dict[str, Any]] = []
+        for waiter in waiters:
+            try:
+                if isinstance(waiter, AuditError):
+                    raise waiter
+                answers.append(int(await waiter))
             except AuditError as exc:
-                return wire.error_of(exc)
-
-        # Started together: every event of the batch joins the same group commit.
-        return list(await asyncio.gather(*(one(r) for r in records)))
+                answers.append(wire.error_of(exc))
+        return answers
 
     # -- pushes -------------------------------------------------------------------------
 
