@@ -375,20 +375,27 @@ class GroupCommitter:
         """Run the point reads and append every event in one transaction.
 
         The outcome of each item (an index, or what a read returned) and the records
-        written; `AuditError` (nothing written) if the transaction fails.
+        written; `AuditError` (nothing written) if the transaction fails. A batch of
+        events alone needs no Session: it is appended on a Core connection.
         """
+        reads = not all(isinstance(item, AuditRecord) for item in items)
         reading = False  # a point read (not the trail) is what failed
         try:
+            if not reads:
+                records = cast(list[AuditRecord], items)
+                with self._db.write_connection() as connection:
+                    indexes = log.append_many(connection, records)
+                self._healthy = True
+                return list(indexes), list(records)
             with self._db.transaction() as session:
-                records: list[AuditRecord] = []
+                records = []
                 values: list[_Outcome] = []
-                reads = False
                 for item in items:
                     if isinstance(item, AuditRecord):
                         records.append(item)
                         values.append(None)
                     else:
-                        reads = reading = True
+                        reading = True
                         value, record = item(session)
                         reading = False
                         self._encode(record)
@@ -400,8 +407,6 @@ class GroupCommitter:
                 self.mark(ok=False)  # a read's own failure says nothing of the trail's health
             raise AuditError() from None
         self._healthy = True
-        if not reads:
-            return list(indexes), list(records)
         outcomes = [
             index if isinstance(item, AuditRecord) else value
             for item, index, value in zip(items, indexes, values, strict=True)

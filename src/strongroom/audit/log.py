@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -43,8 +44,9 @@ def append(session: Session, record: AuditRecord) -> int:
     return append_many(session, [record])[0]
 
 
-def append_many(session: Session, records: Sequence[AuditRecord]) -> list[int]:
-    """Add several records in order inside the caller's transaction; their indexes."""
+def append_many(session: Session | Connection, records: Sequence[AuditRecord]) -> list[int]:
+    """Add several records in order inside the caller's transaction (a Session, or a Core
+    connection from `Database.write_connection`); their indexes."""
     try:
         return repo.append_values(session, [_values(r) for r in records])
     except (SQLAlchemyError, ValueError, TypeError) as exc:

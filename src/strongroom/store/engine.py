@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -143,6 +143,29 @@ class Database:
             raise StoreError("the database could not complete the request") from exc
         finally:
             session.close()
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a Core connection, for hot paths that need no Session.
+
+        The guarantees of `transaction` (on SQLite the process write lock and ``BEGIN
+        IMMEDIATE``; committed when the block ends, rolled back if it raises; database
+        failures as `StoreError`) without a Session's bookkeeping, which costs more than
+        a short transaction's statements.
+        """
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise StoreError("the database is busy; retry")
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except StrongroomError:
+            raise
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise StoreError("the database could not complete the request") from exc
+        finally:
             if lock is not None:
                 lock.release()
 
