@@ -326,11 +326,20 @@ class Stopwatch:
         self._running = False
         self._started = 0.0
         self._cpu_started = 0.0
+        self._writer: GroupCommitter | None = None
+        self._writer_commits = 0
         if db is not None:
             event.listen(db.engine, "commit", self._on_commit)
 
+    def count_commits_of(self, committer: GroupCommitter) -> None:
+        """Count the transactions ``committer`` commits instead: its writer commits
+        through the driver, which SQLAlchemy's commit event does not see."""
+        self._writer = committer
+
     def start(self) -> None:
         self.commits = 0
+        if self._writer is not None:
+            self._writer_commits = self._writer.commits
         self._running = True
         self._cpu_started = time.process_time()
         self._started = time.perf_counter()
@@ -339,6 +348,8 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self._started
         self.cpu_seconds = time.process_time() - self._cpu_started
         self._running = False
+        if self._writer is not None:
+            self.commits = self._writer.commits - self._writer_commits
 
     def _on_commit(self, _conn: Any) -> None:
         if self._running:
@@ -454,6 +465,7 @@ def run_group_commit(
 ) -> None:
     records = fresh(records)
     committer = GroupCommitter(db, max_batch=batch)
+    clock.count_commits_of(committer)
     failures: list[BaseException] = []
     try:
         if warmup:
@@ -507,6 +519,7 @@ def run_async_group_commit(
 ) -> None:
     records = fresh(records)
     committer = GroupCommitter(db, max_batch=batch)
+    clock.count_commits_of(committer)
     failures: list[BaseException] = []
     try:
         if warmup:

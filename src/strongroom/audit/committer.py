@@ -119,6 +119,8 @@ class GroupCommitter:
         self.observers: list[Callable[[AuditRecord], None]] = []
         #: Called once each time audit writes start failing.
         self.on_failure: Callable[[], None] | None = None
+        #: Transactions the writer has committed (the writer alone counts).
+        self.commits = 0
 
     @property
     def healthy(self) -> bool:
@@ -376,15 +378,16 @@ class GroupCommitter:
 
         The outcome of each item (an index, or what a read returned) and the records
         written; `AuditError` (nothing written) if the transaction fails. A batch of
-        events alone needs no Session: it is appended on a Core connection.
+        events alone needs no Session: it is appended in a driver transaction.
         """
         reads = not all(isinstance(item, AuditRecord) for item in items)
         reading = False  # a point read (not the trail) is what failed
         try:
             if not reads:
                 records = cast(list[AuditRecord], items)
-                with self._db.write_connection() as connection:
-                    indexes = log.append_many(connection, records)
+                with self._db.driver_transaction() as transaction:
+                    indexes = log.append_many(transaction, records)
+                self.commits += 1
                 self._healthy = True
                 return list(indexes), list(records)
             with self._db.transaction() as session:
@@ -406,6 +409,7 @@ class GroupCommitter:
             if not reading:
                 self.mark(ok=False)  # a read's own failure says nothing of the trail's health
             raise AuditError() from None
+        self.commits += 1
         self._healthy = True
         outcomes = [
             index if isinstance(item, AuditRecord) else value

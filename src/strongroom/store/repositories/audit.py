@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Dialect, Table, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
+from strongroom.store.engine import DriverTransaction
 from strongroom.store.models import (
     AuditAlert,
     AuditCheckpoint,
@@ -62,6 +63,7 @@ _TILES = cast(Table, AuditTile.__table__).name
 _HEAD_SELECT = f"SELECT size, frontier FROM {_HEAD} WHERE id = 1"  # noqa: S608
 _HEAD_UPDATE = f"UPDATE {_HEAD} SET size = {{m}}, frontier = {{m}} WHERE id = 1"  # noqa: S608
 _TILE_INSERT = f"INSERT INTO {_TILES} (level, idx, hash) VALUES ({{m}}, {{m}}, {{m}})"  # noqa: S608
+_LEAVES_SELECT = f"SELECT leaf_hash FROM {_EVENTS.name} ORDER BY seq"  # noqa: S608
 #: Events per INSERT statement on SQLite: 2,560 parameters, within its limit (32,766).
 ROWS_PER_STATEMENT = 256
 
@@ -71,24 +73,27 @@ def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     return append_values(session, [tuple(row[c] for c in COLUMNS) for row in rows])
 
 
-def append_values(target: Session | Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+def append_values(
+    target: Session | Connection | DriverTransaction, rows: Sequence[tuple[Any, ...]]
+) -> list[int]:
     """Append events given as value tuples in `COLUMNS` order: the fast path.
 
-    ``target`` is the open transaction, a Session or a Core connection. Locks the head
-    row, numbers the events after it, inserts them straight through the driver's cursor
-    (no per-row ORM or Core bookkeeping, and no per-statement SQLAlchemy bookkeeping
-    either: multi-row ``INSERT`` statements on SQLite, an ``executemany`` on PostgreSQL),
-    writes completed tiles and updates the head's size and frontier once for the batch.
-    Driver errors surface as SQLAlchemy's `DBAPIError`, parameters hidden.
+    ``target`` is the open write transaction: a Session, a Core connection or a
+    `DriverTransaction`. Locks the head row, numbers the events after it, inserts them
+    straight through the driver's cursor (no per-row ORM or Core bookkeeping, and no
+    per-statement SQLAlchemy bookkeeping either: multi-row ``INSERT`` statements on
+    SQLite, an ``executemany`` on PostgreSQL), writes completed tiles and updates the
+    head's size and frontier once for the batch. Driver errors surface as SQLAlchemy's
+    `DBAPIError`, parameters hidden.
     """
     if not rows:
         return []
-    connection = target.connection() if isinstance(target, Session) else target
-    dialect = connection.dialect
+    transaction = target.connection() if isinstance(target, Session) else target
+    dialect = transaction.dialect
     driver_error: type[Exception] = dialect.loaded_dbapi.Error
-    cursor = connection.connection.cursor()
+    cursor = transaction.connection.cursor()
     try:
-        return _append(cursor, connection, rows)
+        return _append(cursor, dialect, rows)
     except driver_error as exc:
         raise DBAPIError.instance(
             None, None, exc, driver_error, hide_parameters=True, dialect=dialect
@@ -97,15 +102,14 @@ def append_values(target: Session | Connection, rows: Sequence[tuple[Any, ...]])
         cursor.close()
 
 
-def _append(cursor: Any, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    dialect = connection.dialect
+def _append(cursor: Any, dialect: Dialect, rows: Sequence[tuple[Any, ...]]) -> list[int]:
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     # Plain SQL, not statements built per call: the head is read and written once per
     # batch, and building SQLAlchemy statements cost more than the batch's hashing.
     lock = " FOR UPDATE" if dialect.name == "postgresql" else ""
     cursor.execute(_HEAD_SELECT + lock)
     first, stored = cursor.fetchone()
-    frontier = _frontier(connection, stored)
+    frontier = _frontier(cursor, marker, stored)
     frontier, tiles = merkle.extend_with_tiles(frontier, [r[_LEAF] for r in rows])
     if dialect.name == "sqlite":
         # One statement per 256 events: the driver releases the GIL once per statement,
@@ -122,10 +126,14 @@ def _append(cursor: Any, connection: Connection, rows: Sequence[tuple[Any, ...]]
         cursor.executemany(
             _row_insert_sql(marker), [(seq, *row) for seq, row in enumerate(rows, first)]
         )
-    if tiles:
-        cursor.executemany(_TILE_INSERT.format(m=marker), [(t.level, t.idx, t.hash) for t in tiles])
+    _insert_tiles(cursor, marker, tiles)
     cursor.execute(_HEAD_UPDATE.format(m=marker), (first + len(rows), frontier.to_bytes()))
     return list(range(first, first + len(rows)))
+
+
+def _insert_tiles(cursor: Any, marker: str, tiles: Sequence[merkle.Tile]) -> None:
+    if tiles:
+        cursor.executemany(_TILE_INSERT.format(m=marker), [(t.level, t.idx, t.hash) for t in tiles])
 
 
 @functools.cache
@@ -150,16 +158,15 @@ def _numbered_insert_sql(count: int) -> str:
     return f"INSERT INTO {_EVENTS.name} (seq, {', '.join(COLUMNS)}) VALUES {rows}"  # noqa: S608
 
 
-def _frontier(connection: Connection, stored: bytes | None) -> merkle.Frontier:
+def _frontier(cursor: Any, marker: str, stored: bytes | None) -> merkle.Frontier:
     if stored is not None:
         return merkle.Frontier.from_bytes(stored)
     # Written by revision 0001 before the tree existed: rebuild once, tiles included.
-    leaves = connection.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
-    frontier, tiles = merkle.extend_with_tiles(merkle.Frontier.empty(), leaves)
-    if tiles:
-        connection.execute(
-            insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
-        )
+    cursor.execute(_LEAVES_SELECT)
+    frontier, tiles = merkle.extend_with_tiles(
+        merkle.Frontier.empty(), [bytes(leaf) for (leaf,) in cursor.fetchall()]
+    )
+    _insert_tiles(cursor, marker, tiles)
     return frontier
 
 
