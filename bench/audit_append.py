@@ -77,7 +77,10 @@ NOTES = [
     "coroutines) until the last append has returned, each acknowledged only after its "
     "batch's transaction committed. Each caller encodes its event (canonical JSON) before "
     "queueing it; the writer thread hashes the batch, extends the frontier and inserts it "
-    "in one transaction.",
+    "in one transaction, straight through the driver. On SQLite, when the next batch is "
+    "already waiting, a committed batch's callers are answered just before that batch "
+    "commits (never before their own commit). events/commit of group-commit rows counts "
+    "the committer's own transactions: SQLAlchemy's commit event does not see them.",
     "The raw inserts are the ceiling for the same rows on the same engine: their values "
     "(canonical entry and leaf hash included) are prepared before the clock starts. "
     "'% of raw' is against the fastest raw row of the same backend.",

@@ -408,6 +408,25 @@ def test_driver_transaction_commits_or_rolls_back(db: Database) -> None:
         assert [r.request_id for r in audit.query(session)] == ["req-0"]
 
 
+def test_driver_transaction_says_when_it_must_wait_for_the_write_lock(db: Database) -> None:
+    calls: list[str] = []
+    with db.driver_transaction(before_waiting=lambda: calls.append("free")):
+        pass
+    assert calls == []
+    lock = db._write_lock
+    if lock is None:
+        pytest.skip("only SQLite writers queue on a process lock")
+    lock.acquire()
+
+    def waiting() -> None:
+        calls.append("taken")
+        threading.Timer(0.05, lock.release).start()
+
+    with db.driver_transaction(before_waiting=waiting) as transaction:
+        audit.append_values(transaction, [_values(_event(n=0))])
+    assert calls == ["taken"]
+
+
 @pytest.fixture
 def events(db: Database) -> Database:
     spec = [

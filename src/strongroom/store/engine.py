@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +159,9 @@ class Database:
                 lock.release()
 
     @contextmanager
-    def driver_transaction(self) -> Iterator[DriverTransaction]:
+    def driver_transaction(
+        self, *, before_waiting: Callable[[], None] | None = None
+    ) -> Iterator[DriverTransaction]:
         """A write transaction straight on a pooled driver connection, for hot paths.
 
         The guarantees of `transaction` (on SQLite the process write lock and ``BEGIN
@@ -168,10 +170,14 @@ class Database:
         transaction bookkeeping, which cost more than a short batch's statements. Its
         statements go through the driver (the dialect's paramstyle, no type processing)
         and fire no engine events. A connection that cannot roll back is discarded.
+        ``before_waiting`` is called first if the write lock is taken and must be waited for.
         """
         lock = self._write_lock
-        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
-            raise StoreError("the database is busy; retry")
+        if lock is not None and not lock.acquire(blocking=False):
+            if before_waiting is not None:
+                before_waiting()
+            if not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+                raise StoreError("the database is busy; retry")
         dialect = self.engine.dialect
         try:
             connection = self.engine.raw_connection()
