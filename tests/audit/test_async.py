@@ -185,6 +185,58 @@ def _stalled(db: Database) -> Iterator[Callable[[], None]]:
                 tx.rollback()
 
 
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_a_batch_acknowledged_at_the_next_commit_is_answered_when_that_fails(
+    node_db: Database,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    # A batch whose acknowledgement waits for the next batch's commit (SQLite) is still
+    # answered when the next batch fails; the next batch is then retried event by event.
+    committer = GroupCommitter(node_db)
+    real = log.append_many
+
+    def refusing(target: object, records: list[AuditRecord]) -> list[int]:
+        if any(r.request_id == "bad" for r in records):
+            raise AuditError("refused")
+        return real(target, records)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log, "append_many", refusing)
+    outcomes: dict[str, object] = {}
+
+    def call(request_id: str) -> None:
+        try:
+            outcomes[request_id] = committer.append(_record(request_id))
+        except AuditError as exc:
+            outcomes[request_id] = exc
+
+    def taken() -> bool:
+        with committer._lock:  # queued and then taken by the writer, which waits to write
+            return committer._thread is not None and not committer._items
+
+    threads = [threading.Thread(target=call, args=(rid,)) for rid in ("first", "bad", "good")]
+    with _stalled(node_db) as release:
+        threads[0].start()
+        _wait_for(taken)
+        threads[1].start()
+        _wait_for(lambda: len(committer._items) == 1)
+        threads[2].start()
+        _wait_for(lambda: len(committer._items) == 2)
+        release()
+    for thread in threads:
+        thread.join(timeout=10)
+    committer.close()
+    monkeypatch.undo()
+    assert outcomes["first"] == 0 and outcomes["good"] == 1
+    assert isinstance(outcomes["bad"], AuditError)
+    assert [r.request_id for r in _check_tree(node_db)] == ["first", "good"]
+
+
 def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> None:
     committer = GroupCommitter(node_db, timeout_seconds=0.3)
     outcomes: dict[str, object] = {}

@@ -105,14 +105,21 @@ def _check_level_16(db: Database) -> None:
             )
 
 
-def test_upgraded_log_without_frontier_is_rebuilt(db: Database) -> None:
+@pytest.mark.parametrize("driver", [False, True], ids=["session", "driver"])
+def test_upgraded_log_without_frontier_is_rebuilt(db: Database, driver: bool) -> None:
     leaves = _fill(db, 600)
     with db.transaction() as s:
         s.execute(update(AuditHead).values(frontier=None))
         s.execute(AuditTile.__table__.delete())
     with db.transaction(read_only=True) as s:
         assert repo.head(s)[1].root() == merkle.root_from_leaves(leaves)
-    leaves += _fill(db, 1)
+    if driver:
+        event = _event(600)
+        with db.driver_transaction() as tx:
+            repo.append_values(tx, [tuple(getattr(event, c) for c in repo.COLUMNS)])
+        leaves.append(event.leaf_hash)
+    else:
+        leaves += _fill(db, 1)
     with db.transaction(read_only=True) as s:
         size, frontier = repo.head(s)
         assert size == 601 and frontier.root() == merkle.root_from_leaves(leaves)

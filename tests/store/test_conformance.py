@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from strongroom.crypto import merkle
 from strongroom.errors import ConflictError, StoreError
 from strongroom.store import migrate
 from strongroom.store.engine import Database, create_engine, normalise_url
@@ -363,6 +364,67 @@ def test_audit_append_rolled_back_leaves_no_gap(db: Database) -> None:
     with db.transaction() as session:
         assert audit.append(session, _event(n=2)) == 1
         assert audit.size(session) == 2
+
+
+def _values(event: AuditEvent) -> tuple[object, ...]:
+    return tuple(getattr(event, column) for column in audit.COLUMNS)
+
+
+def test_audit_driver_append_numbers_and_hashes_across_statements(db: Database) -> None:
+    # More events than one SQLite statement takes, after a first append: numbering and
+    # the frontier carry across statements and transactions the same way on both paths.
+    events = [_event(n=n) for n in range(2 * audit.ROWS_PER_STATEMENT + 7)]
+    with db.driver_transaction() as transaction:
+        assert audit.append_values(transaction, [_values(e) for e in events[:3]]) == [0, 1, 2]
+    with db.driver_transaction() as transaction:
+        assert audit.append_values(transaction, [_values(e) for e in events[3:]]) == list(
+            range(3, len(events))
+        )
+    with db.transaction(read_only=True) as session:
+        rows = audit.query(session, limit=10_000)
+        size, frontier = audit.head(session)
+    assert [(r.seq, r.request_id, bytes(r.entry)) for r in rows] == [
+        (n, f"req-{n}", b"entry-%d" % n) for n in range(len(events))
+    ]
+    assert size == len(events)
+    assert frontier.root() == merkle.root_from_leaves([e.leaf_hash for e in events])
+
+
+def test_driver_transaction_commits_or_rolls_back(db: Database) -> None:
+    with db.driver_transaction() as transaction:
+        audit.append_values(transaction, [_values(_event(n=0))])
+    with pytest.raises(RuntimeError), db.driver_transaction() as transaction:
+        audit.append_values(transaction, [_values(_event(n=1))])
+        raise RuntimeError("boom")
+    # A statement the database refuses (a duplicate key) fails as a StoreError, and
+    # nothing of that transaction stays.
+    with pytest.raises(StoreError), db.driver_transaction() as transaction:
+        audit.append_values(transaction, [_values(_event(n=2))])
+        cursor = transaction.connection.cursor()
+        marker = "?" if transaction.dialect.paramstyle == "qmark" else "%s"
+        cursor.execute(f"INSERT INTO audit_head (id, size) VALUES (1, {marker})", (0,))
+    with db.transaction() as session:
+        assert audit.size(session) == 1
+        assert [r.request_id for r in audit.query(session)] == ["req-0"]
+
+
+def test_driver_transaction_says_when_it_must_wait_for_the_write_lock(db: Database) -> None:
+    calls: list[str] = []
+    with db.driver_transaction(before_waiting=lambda: calls.append("free")):
+        pass
+    assert calls == []
+    lock = db._write_lock
+    if lock is None:
+        pytest.skip("only SQLite writers queue on a process lock")
+    lock.acquire()
+
+    def waiting() -> None:
+        calls.append("taken")
+        threading.Timer(0.05, lock.release).start()
+
+    with db.driver_transaction(before_waiting=waiting) as transaction:
+        audit.append_values(transaction, [_values(_event(n=0))])
+    assert calls == ["taken"]
 
 
 @pytest.fixture

@@ -99,6 +99,35 @@ class _Group:
 _Owner = Future[int] | _Group
 
 
+class _Acknowledgement:
+    """Hands a committed batch's outcomes to its callers; runs once, however often called."""
+
+    __slots__ = ("batch", "outcomes")
+
+    def __init__(self, batch: list[tuple[list[_Item], _Owner]], outcomes: list[_Outcome]) -> None:
+        self.batch: list[tuple[list[_Item], _Owner]] | None = batch
+        self.outcomes = outcomes
+
+    def __call__(self) -> None:
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        start = 0
+        for part, owner in batch:
+            mine = self.outcomes[start : start + len(part)]
+            start += len(part)
+            if isinstance(owner, _Group):
+                # A closed loop has nobody waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    owner.loop.call_soon_threadsafe(owner.settle, mine)
+            else:
+                outcome = mine[0]
+                if isinstance(outcome, BaseException):
+                    owner.set_exception(outcome)
+                else:
+                    owner.set_result(outcome)
+
+
 class GroupCommitter:
     """One writer thread appending batches of audit records. Thread-safe."""
 
@@ -119,6 +148,10 @@ class GroupCommitter:
         self.observers: list[Callable[[AuditRecord], None]] = []
         #: Called once each time audit writes start failing.
         self.on_failure: Callable[[], None] | None = None
+        #: Transactions the writer has committed (the writer alone counts).
+        self.commits = 0
+        # See `_commit`: on SQLite a batch's acknowledgement may wait for the next commit.
+        self._overlap = database.backend == "sqlite"
 
     @property
     def healthy(self) -> bool:
@@ -296,7 +329,12 @@ class GroupCommitter:
 
     def _run(self) -> None:
         previous = 0
+        # The last batch's acknowledgement while it is held back (see `_commit`).
+        held: _Acknowledgement | None = None
         while True:
+            if held is not None and not self._items:
+                held()  # no next batch to overlap with
+                held = None
             batch: list[tuple[list[_Item], _Owner]] = []
             count = 0
             stop = False
@@ -305,13 +343,14 @@ class GroupCommitter:
                     self._ready.wait()
                 # Under thread concurrency (the last batch held several events) linger
                 # briefly so callers woken by that commit can join this one. Groups need
-                # no linger: each already holds a whole loop iteration's events.
+                # no linger: each already holds a whole loop iteration's events. Nobody
+                # woken joins while the last batch's acknowledgement is held back.
                 deadline = time.monotonic() + _LINGER_SECONDS
                 linger = False
                 while count < self._max_batch:
                     if not self._items:
                         wait = deadline - time.monotonic()
-                        if not (linger and previous > 1 and wait > 0):
+                        if not (linger and held is None and previous > 1 and wait > 0):
                             break
                         self._ready.wait(wait)
                         continue
@@ -331,16 +370,34 @@ class GroupCommitter:
                         count += len(taken[0])
             if batch:
                 previous = count
-                self._commit(batch)
+                held = self._commit(batch, held)
+            elif held is not None:
+                held()
+                held = None
             if stop:
+                if held is not None:
+                    held()
                 return
 
-    def _commit(self, batch: list[tuple[list[_Item], _Owner]]) -> None:
+    def _commit(
+        self, batch: list[tuple[list[_Item], _Owner]], earlier: _Acknowledgement | None
+    ) -> _Acknowledgement | None:
+        """Write ``batch``, acknowledging ``earlier`` (a committed batch) before its commit.
+
+        Returns the batch's acknowledgement if it is held back: on SQLite, when the next
+        batch is already waiting, the callers of this one are answered just before that
+        batch commits (or rather than wait for the write lock), so their event loop runs
+        while the commit waits on the disk, releasing the GIL, instead of making the
+        writer wait for the GIL between its statements. Only acknowledging waits: every
+        event is durable before its caller hears of it.
+        """
         items = [item for part, _ in batch for item in part]
         written: list[AuditRecord | None]
         try:
-            outcomes, written = self._write(items)
+            outcomes, written = self._write(items, earlier)
         except AuditError as exc:
+            if earlier is not None:
+                earlier()
             if len(items) == 1:
                 outcomes, written = [exc], [None]
             else:
@@ -348,60 +405,70 @@ class GroupCommitter:
                 outcomes, written = [], []
                 for item in items:
                     try:
-                        one, wrote = self._write([item])
+                        one, wrote = self._write([item], None)
                     except AuditError as error:
                         one, wrote = [error], [None]
                     outcomes.extend(one)
                     written.extend(wrote)
-        start = 0
-        for part, owner in batch:
-            mine = outcomes[start : start + len(part)]
-            start += len(part)
-            if isinstance(owner, _Group):
-                # A closed loop has nobody waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    owner.loop.call_soon_threadsafe(owner.settle, mine)
-            else:
-                outcome = mine[0]
-                if isinstance(outcome, BaseException):
-                    owner.set_exception(outcome)
-                else:
-                    owner.set_result(outcome)
+        if earlier is not None:
+            earlier()  # done already unless the write failed early
+        acknowledge = _Acknowledgement(batch, outcomes)
+        hold = self._overlap and bool(self._items)
+        if not hold:
+            acknowledge()
         for record in written:
             if record is not None:
                 self.notify(record)
+        return acknowledge if hold else None
 
-    def _write(self, items: list[_Item]) -> tuple[list[_Outcome], list[AuditRecord | None]]:
+    def _write(
+        self, items: list[_Item], before_commit: Callable[[], None] | None
+    ) -> tuple[list[_Outcome], list[AuditRecord | None]]:
         """Run the point reads and append every event in one transaction.
 
         The outcome of each item (an index, or what a read returned) and the records
-        written; `AuditError` (nothing written) if the transaction fails.
+        written; `AuditError` (nothing written) if the transaction fails. A batch of
+        events alone needs no Session: it is appended in a driver transaction.
+        ``before_commit`` runs once everything is written, just before the commit, or
+        earlier rather than wait for the write lock.
         """
+        reads = not all(isinstance(item, AuditRecord) for item in items)
         reading = False  # a point read (not the trail) is what failed
+        if reads and before_commit is not None:
+            before_commit()  # a Session may wait for the write lock: answer first
         try:
+            if not reads:
+                records = cast(list[AuditRecord], items)
+                with self._db.driver_transaction(before_waiting=before_commit) as transaction:
+                    indexes = log.append_many(transaction, records)
+                    if before_commit is not None:
+                        before_commit()
+                self.commits += 1
+                self._healthy = True
+                return list(indexes), list(records)
             with self._db.transaction() as session:
-                records: list[AuditRecord] = []
+                records = []
                 values: list[_Outcome] = []
-                reads = False
                 for item in items:
                     if isinstance(item, AuditRecord):
                         records.append(item)
                         values.append(None)
                     else:
-                        reads = reading = True
+                        reading = True
                         value, record = item(session)
                         reading = False
                         self._encode(record)
                         records.append(record)
                         values.append(value)
                 indexes = log.append_many(session, records)
+                if before_commit is not None:
+                    before_commit()
         except Exception:
             if not reading:
                 self.mark(ok=False)  # a read's own failure says nothing of the trail's health
             raise AuditError() from None
+        self.commits += 1
         self._healthy = True
-        if not reads:
-            return list(indexes), list(records)
         outcomes = [
             index if isinstance(item, AuditRecord) else value
             for item, index, value in zip(items, indexes, values, strict=True)

@@ -113,7 +113,7 @@ def bounded(text: str, limit: int) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """An event before it has a sequence number."""
 
@@ -124,13 +124,16 @@ class AuditRecord:
     resource: str
     outcome: Outcome
     detail: Detail = field(default_factory=dict)
+    # The canonical entry and the detail's column text, computed once (`entry_bytes`).
+    # Slots, not an instance dict: an event is built and encoded on every audited request.
+    _entry: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _detail_json: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Requests choose paths, actors and ids: an event must fit its columns whatever
         # they sent, or one caller's odd request could fail everyone's audit batch.
         for name, limit in LIMITS.items():
             object.__setattr__(self, name, bounded(getattr(self, name), limit))
-        object.__setattr__(self, "_entry", None)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -148,21 +151,16 @@ class AuditRecord:
 
         `ValueError` or `TypeError` if the detail cannot be encoded.
         """
-        entry: bytes | None = self.__dict__["_entry"]
-        if entry is None:
-            entry = self._encode()
-        return entry
+        entry = self._entry
+        return entry if entry is not None else self._encode()[0]
 
     def detail_json(self) -> str:
         """The detail as stored in its column (ASCII JSON, sorted keys); `ValueError` if
         it is over `MAX_DETAIL_BYTES`."""
-        cached: str | None = self.__dict__.get("_detail_json")
-        if cached is None:
-            self._encode()
-            cached = self.__dict__["_detail_json"]
-        return cached
+        cached = self._detail_json
+        return cached if cached is not None else self._encode()[1]
 
-    def _encode(self) -> bytes:
+    def _encode(self) -> tuple[bytes, str]:
         detail_text: str | None = None
         if _plain_detail(self.detail):
             # For a plain detail `plain_json(self.as_json())` is canonical; this builds
@@ -192,4 +190,4 @@ class AuditRecord:
             raise ValueError("audit detail too large")
         object.__setattr__(self, "_detail_json", detail_text)
         object.__setattr__(self, "_entry", entry)
-        return entry
+        return entry, detail_text

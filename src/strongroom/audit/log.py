@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from strongroom.audit.events import AuditRecord
 from strongroom.clock import rfc3339
 from strongroom.crypto.merkle import leaf_hash
 from strongroom.errors import AuditError
+from strongroom.store.engine import DriverTransaction
 from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
 
@@ -43,8 +45,11 @@ def append(session: Session, record: AuditRecord) -> int:
     return append_many(session, [record])[0]
 
 
-def append_many(session: Session, records: Sequence[AuditRecord]) -> list[int]:
-    """Add several records in order inside the caller's transaction; their indexes."""
+def append_many(
+    session: Session | Connection | DriverTransaction, records: Sequence[AuditRecord]
+) -> list[int]:
+    """Add several records in order inside the caller's transaction (a Session, a Core
+    connection or a `DriverTransaction`); their indexes."""
     try:
         return repo.append_values(session, [_values(r) for r in records])
     except (SQLAlchemyError, ValueError, TypeError) as exc:

@@ -6,12 +6,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Dialect, Engine, PoolProxiedConnection, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -101,6 +102,17 @@ def _set_wal(cursor: Any) -> None:
             time.sleep(0.01)
 
 
+@dataclass(frozen=True)
+class DriverTransaction:
+    """An open write transaction on a pooled driver connection (`Database.driver_transaction`).
+
+    ``connection.cursor()`` gives a driver cursor; ``dialect`` says which driver it is.
+    """
+
+    connection: PoolProxiedConnection
+    dialect: Dialect
+
+
 class Database:
     """An engine and its session factory; `transaction` is the unit of work."""
 
@@ -143,6 +155,50 @@ class Database:
             raise StoreError("the database could not complete the request") from exc
         finally:
             session.close()
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def driver_transaction(
+        self, *, before_waiting: Callable[[], None] | None = None
+    ) -> Iterator[DriverTransaction]:
+        """A write transaction straight on a pooled driver connection, for hot paths.
+
+        The guarantees of `transaction` (on SQLite the process write lock and ``BEGIN
+        IMMEDIATE``; committed when the block ends, rolled back if it raises; database
+        failures as `StoreError`) without a Session or SQLAlchemy's statement and
+        transaction bookkeeping, which cost more than a short batch's statements. Its
+        statements go through the driver (the dialect's paramstyle, no type processing)
+        and fire no engine events. A connection that cannot roll back is discarded.
+        ``before_waiting`` is called first if the write lock is taken and must be waited for.
+        """
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(blocking=False):
+            if before_waiting is not None:
+                before_waiting()
+            if not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+                raise StoreError("the database is busy; retry")
+        dialect = self.engine.dialect
+        try:
+            connection = self.engine.raw_connection()
+            try:
+                if dialect.name == "sqlite":
+                    connection.cursor().execute("BEGIN IMMEDIATE")
+                yield DriverTransaction(connection, dialect)
+                connection.commit()
+            except BaseException:
+                try:
+                    connection.rollback()
+                except Exception:
+                    connection.invalidate()
+                raise
+            finally:
+                connection.close()
+        except StrongroomError:
+            raise
+        except (DBAPIError, SQLAlchemyError, dialect.loaded_dbapi.Error) as exc:
+            raise StoreError("the database could not complete the request") from exc
+        finally:
             if lock is not None:
                 lock.release()
 

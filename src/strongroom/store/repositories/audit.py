@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Connection, Dialect, Table, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
+from strongroom.store.engine import DriverTransaction
 from strongroom.store.models import (
     AuditAlert,
     AuditCheckpoint,
@@ -60,6 +63,7 @@ _TILES = cast(Table, AuditTile.__table__).name
 _HEAD_SELECT = f"SELECT size, frontier FROM {_HEAD} WHERE id = 1"  # noqa: S608
 _HEAD_UPDATE = f"UPDATE {_HEAD} SET size = {{m}}, frontier = {{m}} WHERE id = 1"  # noqa: S608
 _TILE_INSERT = f"INSERT INTO {_TILES} (level, idx, hash) VALUES ({{m}}, {{m}}, {{m}})"  # noqa: S608
+_LEAVES_SELECT = f"SELECT leaf_hash FROM {_EVENTS.name} ORDER BY seq"  # noqa: S608
 #: Events per INSERT statement on SQLite: 2,560 parameters, within its limit (32,766).
 ROWS_PER_STATEMENT = 256
 
@@ -69,76 +73,100 @@ def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     return append_values(session, [tuple(row[c] for c in COLUMNS) for row in rows])
 
 
-def append_values(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+def append_values(
+    target: Session | Connection | DriverTransaction, rows: Sequence[tuple[Any, ...]]
+) -> list[int]:
     """Append events given as value tuples in `COLUMNS` order: the fast path.
 
-    Locks the head row, numbers the events after it, inserts them straight through the
-    driver (no per-row ORM or Core bookkeeping: multi-row ``INSERT`` statements on SQLite,
-    an ``executemany`` on PostgreSQL), writes completed tiles and updates the head's size
-    and frontier once for the whole batch.
+    ``target`` is the open write transaction: a Session, a Core connection or a
+    `DriverTransaction`. Locks the head row, numbers the events after it, inserts them
+    straight through the driver's cursor (no per-row ORM or Core bookkeeping, and no
+    per-statement SQLAlchemy bookkeeping either: multi-row ``INSERT`` statements on
+    SQLite, an ``executemany`` on PostgreSQL), writes completed tiles and updates the
+    head's size and frontier once for the batch. Driver errors surface as SQLAlchemy's
+    `DBAPIError`, parameters hidden.
     """
     if not rows:
         return []
-    connection = session.connection()
-    dialect = connection.dialect
-    paramstyle = dialect.paramstyle
+    transaction = target.connection() if isinstance(target, Session) else target
+    dialect = transaction.dialect
+    driver_error: type[Exception] = dialect.loaded_dbapi.Error
+    cursor = transaction.connection.cursor()
+    try:
+        return _append(cursor, dialect, rows)
+    except driver_error as exc:
+        raise DBAPIError.instance(
+            None, None, exc, driver_error, hide_parameters=True, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
+def _append(cursor: Any, dialect: Dialect, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
     # Plain SQL, not statements built per call: the head is read and written once per
     # batch, and building SQLAlchemy statements cost more than the batch's hashing.
     lock = " FOR UPDATE" if dialect.name == "postgresql" else ""
-    first, stored = connection.exec_driver_sql(_HEAD_SELECT + lock).one()
-    frontier = _frontier(session, stored)
-    frontier, tiles = merkle.extend_with_tiles(frontier, (r[_LEAF] for r in rows))
+    cursor.execute(_HEAD_SELECT + lock)
+    first, stored = cursor.fetchone()
+    frontier = _frontier(cursor, marker, stored)
+    frontier, tiles = merkle.extend_with_tiles(frontier, [r[_LEAF] for r in rows])
     if dialect.name == "sqlite":
         # One statement per 256 events: the driver releases the GIL once per statement,
-        # where its executemany would release and retake it for every row.
+        # where its executemany would release and retake it for every row. The statement
+        # numbers its rows from its first parameter, so the values go in as they are.
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             part = rows[start : start + ROWS_PER_STATEMENT]
-            values = [v for seq, row in enumerate(part, first + start) for v in (seq, *row)]
-            connection.exec_driver_sql(_insert_sql(paramstyle, len(part)), tuple(values))
+            cursor.execute(
+                _numbered_insert_sql(len(part)), (first + start, *chain.from_iterable(part))
+            )
     else:
         # psycopg pipelines an executemany; a statement with thousands of parameters
         # costs it several times more.
-        connection.exec_driver_sql(
-            _insert_sql(paramstyle, 1),
-            [(seq, *row) for seq, row in enumerate(rows, first)],
+        cursor.executemany(
+            _row_insert_sql(marker), [(seq, *row) for seq, row in enumerate(rows, first)]
         )
-    marker = "?" if paramstyle == "qmark" else "%s"
-    if tiles:
-        # Through the driver too: an ORM bulk insert of one tile cost more than the rest
-        # of the batch's bookkeeping.
-        connection.exec_driver_sql(
-            _TILE_INSERT.format(m=marker), [(t.level, t.idx, t.hash) for t in tiles]
-        )
-    connection.exec_driver_sql(
-        _HEAD_UPDATE.format(m=marker), (first + len(rows), frontier.to_bytes())
-    )
+    _insert_tiles(cursor, marker, tiles)
+    cursor.execute(_HEAD_UPDATE.format(m=marker), (first + len(rows), frontier.to_bytes()))
     return list(range(first, first + len(rows)))
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_sql(paramstyle: str, count: int) -> str:
-    """``INSERT ... VALUES (...), (...), ...`` for ``count`` events: one statement, so the
-    driver hands the batch to the database in one call (and releases the GIL once)."""
-    marker = "?" if paramstyle == "qmark" else "%s"
-    names = ("seq", *COLUMNS)
-    row = f"({', '.join(marker for _ in names)})"
+def _insert_tiles(cursor: Any, marker: str, tiles: Sequence[merkle.Tile]) -> None:
+    if tiles:
+        cursor.executemany(_TILE_INSERT.format(m=marker), [(t.level, t.idx, t.hash) for t in tiles])
+
+
+@functools.cache
+def _row_insert_sql(marker: str) -> str:
+    """``INSERT`` of one event, ``seq`` first, with the driver's placeholder."""
+    values = ", ".join(marker for _ in range(1 + len(COLUMNS)))
     # Built from constants only (the table's name, our column names, placeholders).
-    return (
-        f"INSERT INTO {_EVENTS.name} ({', '.join(names)}) "  # noqa: S608
-        f"VALUES {', '.join(row for _ in range(count))}"
-    )
+    return f"INSERT INTO {_EVENTS.name} (seq, {', '.join(COLUMNS)}) VALUES ({values})"  # noqa: S608
 
 
-def _frontier(session: Session, stored: bytes | None) -> merkle.Frontier:
+@functools.lru_cache(maxsize=64)
+def _numbered_insert_sql(count: int) -> str:
+    """A SQLite ``INSERT`` of ``count`` events in one statement whose first parameter is
+    the first event's ``seq`` and the rest are the events' values in `COLUMNS` order.
+
+    Row ``k`` takes ``?1 + k`` as its ``seq``; each plain ``?`` is numbered one past the
+    largest number used before it, so the values bind in order from 2.
+    """
+    values = ", ".join("?" for _ in COLUMNS)
+    rows = ", ".join(f"(?1 + {k}, {values})" for k in range(count))
+    # Built from constants only (the table's name, our column names, placeholders).
+    return f"INSERT INTO {_EVENTS.name} (seq, {', '.join(COLUMNS)}) VALUES {rows}"  # noqa: S608
+
+
+def _frontier(cursor: Any, marker: str, stored: bytes | None) -> merkle.Frontier:
     if stored is not None:
         return merkle.Frontier.from_bytes(stored)
     # Written by revision 0001 before the tree existed: rebuild once, tiles included.
-    leaves = session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
-    frontier, tiles = merkle.extend_with_tiles(merkle.Frontier.empty(), leaves)
-    if tiles:
-        session.execute(
-            insert(AuditTile), [{"level": t.level, "idx": t.idx, "hash": t.hash} for t in tiles]
-        )
+    cursor.execute(_LEAVES_SELECT)
+    frontier, tiles = merkle.extend_with_tiles(
+        merkle.Frontier.empty(), [bytes(leaf) for (leaf,) in cursor.fetchall()]
+    )
+    _insert_tiles(cursor, marker, tiles)
     return frontier
 
 
