@@ -16,7 +16,7 @@ are sent to it (`EventSink.observe`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from strongroom.audit.committer import GroupCommitter, _Item, _Outcome
@@ -42,12 +42,18 @@ class RelayedCommitter(GroupCommitter):
     def __init__(self, database: Database, sink: EventSink, *, max_batch: int = 256) -> None:
         super().__init__(database, max_batch=max_batch)
         self._sink = sink
+        # Answers are never held back for the next batch: its commit is not ours to overlap.
+        self._overlap = False
 
     def notify(self, record: AuditRecord) -> None:
         """A record this process committed itself: the supervisor's rules observe it."""
         self._sink.observe(record)
 
-    def _write(self, items: list[_Item]) -> tuple[list[_Outcome], list[AuditRecord | None]]:
+    def _write(
+        self, items: list[_Item], before_commit: Callable[[], None] | None
+    ) -> tuple[list[_Outcome], list[AuditRecord | None]]:
+        if before_commit is not None:
+            before_commit()  # an earlier batch held back: durable already, answer it now
         records: list[AuditRecord] = []
         values: list[_Outcome] = []
         if all(isinstance(item, AuditRecord) for item in items):

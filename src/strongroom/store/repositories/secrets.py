@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from strongroom.store.models import Secret, SecretAppKey, SecretVersion
@@ -79,7 +81,7 @@ def disable_all(session: Session, app: str, now_us: int) -> int:
 
 # The read path is one statement, built once: the secret's state, the version's ciphertext
 # and the wrapped app key that sealed it. A missing version or key leaves NULLs, not no row.
-# It runs as Core on the session's connection: no ORM objects are made per read.
+# It runs on the session's connection as SQL text: no ORM objects are made per read.
 _S = Secret.__table__.c
 _V = SecretVersion.__table__.c
 _K = SecretAppKey.__table__.c
@@ -100,7 +102,22 @@ _READ = (
 )
 
 
+@functools.lru_cache(maxsize=8)
+def _read_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """`_READ` as this dialect's SQL text, and its parameters' order if positional."""
+    compiled = _READ.compile(dialect=dialect)
+    order = compiled.positiontup if compiled.positional else None
+    return str(compiled), None if order is None else tuple(order)
+
+
 def read_row(session: Session, app: str, name: str, number: int | None) -> Any:
-    """(deleted_us, disabled_us, version, value, key_version, wrapped key) or None."""
+    """(deleted_us, disabled_us, version, value, key_version, wrapped key) or None.
+
+    The hottest read there is: sent as SQL text through the driver (compiled once per
+    dialect), which costs a fraction of executing the Core statement each time.
+    """
+    connection = session.connection()
+    sql, order = _read_sql(connection.dialect)
     params = {"app": app, "name": name, "version": number}
-    return session.connection().execute(_READ, params).first()
+    args = params if order is None else tuple(params[k] for k in order)
+    return connection.exec_driver_sql(sql, args).first()
