@@ -95,3 +95,29 @@ def test_addr_accepts_the_cli_url_form(given: str, addr: str, url: str) -> None:
 def test_addr_url_needs_a_port() -> None:
     with pytest.raises(ConfigError, match="addr"):
         load_settings(addr="http://127.0.0.1")
+
+
+def test_workers_get_shared_stores_by_default() -> None:
+    assert load_settings().resolved_proof_replay_store == "memory"
+    assert load_settings(workers=2).resolved_proof_replay_store == "database"
+    assert load_settings(redis_url="redis://127.0.0.1:6379/0").resolved_proof_replay_store == (
+        "redis"
+    )
+    assert load_settings(workers=2, proof_replay_store="redis", redis_url="redis://h:1/0")
+    with pytest.raises(ConfigError, match="proof_replay_store memory"):
+        load_settings(workers=2, proof_replay_store="memory")
+    for bad in (0, 65):
+        with pytest.raises(ConfigError, match="workers"):
+            load_settings(workers=bad)
+
+
+def test_workers_split_the_per_process_detokenize_budget() -> None:
+    from strongroom.tokenize.ratelimit import RateLimiter, limiter_for
+
+    one = limiter_for(load_settings(token_detokenize_rate=90.0, token_detokenize_burst=300))
+    three = limiter_for(
+        load_settings(workers=3, token_detokenize_rate=90.0, token_detokenize_burst=300)
+    )
+    assert isinstance(one, RateLimiter) and isinstance(three, RateLimiter)
+    assert (one.rate, one.burst) == (90.0, 300)
+    assert (three.rate, three.burst) == (30.0, 100)

@@ -1,0 +1,158 @@
+"""A worker's committer: point reads in its own transaction, events through a sink."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from strongroom.audit.committer import GroupCommitter
+from strongroom.audit.events import AuditRecord
+from strongroom.audit.recorder import Audited, Recorder
+from strongroom.audit.relay import RelayedCommitter
+from strongroom.clock import SystemClock
+from strongroom.config import Settings
+from strongroom.errors import AuditError, NotFoundError
+from strongroom.store import migrate
+from strongroom.store.engine import Database
+from strongroom.store.models import AuditEvent
+from strongroom.store.repositories import audit as repo
+
+
+class Sink:
+    """The supervisor's side in one process: its own committer appends what arrives."""
+
+    def __init__(self, db: Database) -> None:
+        self.committer = GroupCommitter(db)
+        self.batches: list[int] = []
+        self.observed: list[AuditRecord] = []
+        self.refuse: set[str] = set()
+        self.down = False
+
+    def append(self, records: Sequence[AuditRecord]) -> list[int | AuditError]:
+        if self.down:
+            raise AuditError("the supervisor is gone")
+        self.batches.append(len(records))
+        out: list[int | AuditError] = []
+        for record in records:
+            if record.request_id in self.refuse:
+                out.append(AuditError("refused"))
+            else:
+                out.append(self.committer.append(record))
+        return out
+
+    def observe(self, record: AuditRecord) -> None:
+        self.observed.append(record)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database.from_url(settings.resolved_database_url)
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def _stored(db: Database) -> list[tuple[str, str, str]]:
+    with db.transaction(read_only=True) as session:
+        rows = session.query(AuditEvent).order_by(AuditEvent.seq).all()
+        return [(r.request_id, r.action, r.outcome) for r in rows]
+
+
+def _size(tx: Audited) -> int:
+    size = repo.size(tx.session)
+    tx.detail["size"] = size
+    return size
+
+
+def _missing(tx: Audited) -> int:
+    raise NotFoundError("no such thing")
+
+
+def test_reads_and_events_go_through_the_sink(db: Database) -> None:
+    sink = Sink(db)
+    relayed = RelayedCommitter(db, sink)
+    recorder = Recorder(db, SystemClock(), relayed)
+
+    async def main() -> list[object]:
+        plain = [
+            relayed.append_async(AuditRecord(1, f"e{i}", "a", "t.event", "x", "success"))
+            for i in range(5)
+        ]
+        reads = [
+            recorder.point_read_async("r1", "a", "t.read", "x", _size),
+            recorder.point_read_async("r2", "a", "t.read", "x", _missing),
+        ]
+        return list(await asyncio.gather(*plain, *reads, return_exceptions=True))
+
+    outcomes = asyncio.run(main())
+    relayed.close()
+    sink.committer.close()
+    assert outcomes[:5] == [0, 1, 2, 3, 4]  # indexes the supervisor's writer gave
+    assert outcomes[5] == 5  # the read ran in the worker, after the first batch was stored
+    assert isinstance(outcomes[6], NotFoundError)  # refused, and recorded as such
+    stored = _stored(db)
+    assert [s[0] for s in stored] == ["e0", "e1", "e2", "e3", "e4", "r1", "r2"]
+    assert stored[-1][2] == "error"
+    assert sink.batches == [5, 2]  # a batch per loop iteration, each through the sink
+    assert relayed.healthy
+
+
+def test_an_event_the_supervisor_refuses_fails_only_its_caller(db: Database) -> None:
+    sink = Sink(db)
+    sink.refuse = {"bad"}
+    relayed = RelayedCommitter(db, sink)
+
+    async def main() -> list[object]:
+        waiters = [
+            relayed.append_async(AuditRecord(1, rid, "a", "t.event", "x", "success"))
+            for rid in ("good-1", "bad", "good-2")
+        ]
+        return list(await asyncio.gather(*waiters, return_exceptions=True))
+
+    first, bad, last = asyncio.run(main())
+    relayed.close()
+    sink.committer.close()
+    assert isinstance(bad, AuditError)
+    assert (first, last) == (0, 1)
+    assert [s[0] for s in _stored(db)] == ["good-1", "good-2"]
+
+
+def test_a_gone_supervisor_fails_closed_and_shows_in_health(db: Database) -> None:
+    sink = Sink(db)
+    sink.down = True
+    relayed = RelayedCommitter(db, sink)
+    recorder = Recorder(db, SystemClock(), relayed)
+
+    async def main() -> None:
+        with pytest.raises(AuditError):
+            await relayed.append_async(AuditRecord(1, "lost", "a", "t.event", "x", "success"))
+        with pytest.raises(AuditError):
+            # The read succeeded, but its caller gets nothing without its event.
+            await recorder.point_read_async("r", "a", "t.read", "x", _size)
+
+    asyncio.run(main())
+    assert not relayed.healthy
+    sink.down = False
+    assert relayed.append(AuditRecord(1, "back", "a", "t.event", "x", "success")) == 0
+    assert relayed.healthy
+    relayed.close()
+    sink.committer.close()
+    assert [s[0] for s in _stored(db)] == ["back"]
+
+
+def test_events_committed_by_the_worker_itself_are_observed_by_the_supervisor(
+    db: Database,
+) -> None:
+    sink = Sink(db)
+    relayed = RelayedCommitter(db, sink)
+    recorder = Recorder(db, SystemClock(), relayed)
+    with recorder.action("w1", "a", "t.write", "x") as tx:
+        tx.detail["n"] = 1
+    relayed.append(AuditRecord(1, "relayed", "a", "t.event", "x", "success"))
+    relayed.close()
+    sink.committer.close()
+    # Its own write is shown to the supervisor's rules; a relayed event is observed where
+    # it was committed (the supervisor), not a second time here.
+    assert [r.request_id for r in sink.observed] == ["w1"]
