@@ -10,6 +10,7 @@ import uvicorn
 
 from strongroom import devmode, logs
 from strongroom.api.app import create_app
+from strongroom.api.serving import uvicorn_config
 from strongroom.cli.output import console, errors
 from strongroom.config import Settings, split_addr
 from strongroom.errors import ConfigError
@@ -29,17 +30,7 @@ def _serve(settings: Settings, node: Node) -> None:
     app = create_app(node)
     node.start_checkpointer()
     node.start_token_purger()
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
-        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
-    )
+    config = uvicorn_config(app, settings, host=host, port=port)
     # uvicorn drains requests on SIGTERM, then restores the previous handler and raises
     # the signal again; with the default handler the process would die by the signal
     # (status 143) before the node is closed. Make a requested stop a clean exit instead.

@@ -18,6 +18,7 @@ import uvicorn
 
 from strongroom import logs
 from strongroom.api.app import create_app
+from strongroom.api.serving import uvicorn_config
 from strongroom.audit.relay import RelayedCommitter
 from strongroom.config import Settings
 from strongroom.node import Node
@@ -59,15 +60,7 @@ def serve(listen_fd: int, link_fd: int) -> None:
             "revoked", **wire.revocation_out(ids, epoch)
         )
         app = create_app(node)
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-            ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
-            ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
-        )
+        config = uvicorn_config(app, settings)
         server = uvicorn.Server(config)
 
         def lost() -> None:
