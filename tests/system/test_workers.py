@@ -63,7 +63,7 @@ def _fresh_codes(url: str, path: str = "/v1/sys/health", token: str | None = Non
     return codes
 
 
-def _workers_ready(server_pid: int, url: str) -> set[int]:
+def _workers_ready(server_pid: int) -> set[int]:
     """The worker pids, once there are ``WORKERS`` of them."""
 
     def ready() -> set[int]:
@@ -84,15 +84,23 @@ def _read_many(url: str, token: str, count: int, failures: list[str]) -> None:
 def test_workers_share_one_seal_and_one_audit_trail(backend: Backend, launcher: Launcher) -> None:
     # Snapshots reload only once a minute: only the workers' own sharing explains a
     # revocation seen everywhere at once.
-    env = {**backend.env, "STRONGROOM_REVOCATION_REFRESH_SECONDS": "60"}
+    env = {
+        **backend.env,
+        "STRONGROOM_REVOCATION_REFRESH_SECONDS": "60",
+        "STRONGROOM_METRICS_UNAUTHENTICATED": "true",
+    }
     server = launcher.start("server", "--workers", str(WORKERS), env=env)
     assert server.proc is not None
     server_pid = server.proc.pid
-    pids = _workers_ready(server_pid, server.url)
+    pids = _workers_ready(server_pid)
     assert set(_fresh_codes(server.url)) == {501}
 
     shares, root = initialize(server.url, shares=3, threshold=2)
     assert set(_fresh_codes(server.url)) == {503}
+    # Every worker's metrics show the server's state, though none is opened yet.
+    for _ in range(FRESH):
+        scraped = httpx.get(server.url + "/v1/sys/metrics").text
+        assert "strongroom_initialized 1.0" in scraped and "strongroom_sealed 1.0" in scraped
 
     # One unseal progress for the whole server, whichever worker took the share.
     first = httpx.post(server.url + "/v1/sys/unseal", json={"share": shares[0]})
@@ -186,7 +194,7 @@ def test_workers_stop_when_the_supervisor_dies(launcher: Launcher, tmp_path: Pat
         "server", "--workers", str(WORKERS), env={"STRONGROOM_DATA_DIR": str(tmp_path / "d")}
     )
     assert server.proc is not None
-    pids = _workers_ready(server.proc.pid, server.url)
+    pids = _workers_ready(server.proc.pid)
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(10)
     _wait_for(lambda: not any(_alive(p) for p in pids), what="the workers to stop")

@@ -88,8 +88,14 @@ def create_app(node: Node) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.node = node
+
+    def seal_state() -> tuple[bool, bool]:
+        # The server's state, read at each scrape (a worker asks its supervisor).
+        status = node.status()
+        return status.initialized, status.sealed
+
     metrics = Metrics(
-        lambda: (node.seal_manager.initialized, node.seal_manager.sealed),
+        seal_state,
         lambda: node.alerts.windows_state,
     )
     app.state.metrics = metrics
