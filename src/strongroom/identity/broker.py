@@ -288,29 +288,25 @@ class Broker:
         await self._record_async(call, attempt)
         return attempt.outcome_or_raise()
 
-    def _record(self, call: Call, attempt: _Attempt) -> None:
-        """Append the attempt's one ``oauth.token.exchange`` event (`AuditError` if not)."""
-        self._recorder.record(
+    @staticmethod
+    def _event(call: Call, attempt: _Attempt) -> tuple[Any, ...]:
+        """The attempt's one ``oauth.token.exchange`` event, as `Recorder.record` takes it."""
+        return (
             call.request_id,
             attempt.actor,
             EXCHANGE,
             attempt.resource,
             attempt.outcome,
             attempt.detail,
-            cause=attempt.error,
         )
+
+    def _record(self, call: Call, attempt: _Attempt) -> None:
+        """Append the attempt's event (`AuditError` if it cannot be)."""
+        self._recorder.record(*self._event(call, attempt), cause=attempt.error)
 
     async def _record_async(self, call: Call, attempt: _Attempt) -> None:
         """`_record` for coroutines: group-committed without holding a thread."""
-        await self._recorder.record_async(
-            call.request_id,
-            attempt.actor,
-            EXCHANGE,
-            attempt.resource,
-            attempt.outcome,
-            attempt.detail,
-            cause=attempt.error,
-        )
+        await self._recorder.record_async(*self._event(call, attempt), cause=attempt.error)
 
     def _record_late(self, call: Call, job: asyncio.Future[_Attempt]) -> None:
         """Record an exchange whose caller was cancelled; nobody waits for the event."""

@@ -100,9 +100,6 @@ class Supervisor:
                 loop.remove_signal_handler(signum)
         return 1 if self._failed else 0
 
-    def pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers.values()]
-
     # -- processes ----------------------------------------------------------------------
 
     async def _spawn(self, slot: int) -> None:
