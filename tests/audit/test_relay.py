@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
@@ -46,6 +48,32 @@ class Sink:
         self.observed.append(record)
 
 
+class LoopSink:
+    """The supervisor as a worker's event loop reaches it: the same sink, from the loop."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.sent = 0
+        # One thread, so batches are appended whole and in the order sent, as the
+        # supervisor's group commit appends each batch of a worker.
+        self._writer = ThreadPoolExecutor(1)
+
+    def append_async(
+        self, records: Sequence[AuditRecord]
+    ) -> asyncio.Future[list[int | AuditError]]:
+        self.sent += 1
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._writer, self.sink.append, list(records))
+
+
+def _relayed(db: Database, sink: Sink, mode: str) -> RelayedCommitter:
+    """A worker's committer: coroutines' events through the writer thread, or the loop's own."""
+    return RelayedCommitter(db, sink, loop_sink=LoopSink(sink) if mode == "loop" else None)
+
+
+MODES = pytest.mark.parametrize("mode", ["thread", "loop"])
+
+
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
     database = Database.from_url(settings.resolved_database_url)
@@ -70,9 +98,10 @@ def _missing(tx: Audited) -> int:
     raise NotFoundError("no such thing")
 
 
-def test_reads_and_events_go_through_the_sink(db: Database) -> None:
+@MODES
+def test_reads_and_events_go_through_the_sink(db: Database, mode: str) -> None:
     sink = Sink(db)
-    relayed = RelayedCommitter(db, sink)
+    relayed = _relayed(db, sink, mode)
     recorder = Recorder(db, SystemClock(), relayed)
 
     async def main() -> list[object]:
@@ -103,10 +132,11 @@ def test_reads_and_events_go_through_the_sink(db: Database) -> None:
     assert relayed.healthy
 
 
-def test_an_event_the_supervisor_refuses_fails_only_its_caller(db: Database) -> None:
+@MODES
+def test_an_event_the_supervisor_refuses_fails_only_its_caller(db: Database, mode: str) -> None:
     sink = Sink(db)
     sink.refuse = {"bad"}
-    relayed = RelayedCommitter(db, sink)
+    relayed = _relayed(db, sink, mode)
 
     async def main() -> list[object]:
         waiters = [
@@ -123,10 +153,11 @@ def test_an_event_the_supervisor_refuses_fails_only_its_caller(db: Database) -> 
     assert [s[0] for s in _stored(db)] == ["good-1", "good-2"]
 
 
-def test_a_gone_supervisor_fails_closed_and_shows_in_health(db: Database) -> None:
+@MODES
+def test_a_gone_supervisor_fails_closed_and_shows_in_health(db: Database, mode: str) -> None:
     sink = Sink(db)
     sink.down = True
-    relayed = RelayedCommitter(db, sink)
+    relayed = _relayed(db, sink, mode)
     recorder = Recorder(db, SystemClock(), relayed)
 
     async def main() -> None:
@@ -160,3 +191,81 @@ def test_events_committed_by_the_worker_itself_are_observed_by_the_supervisor(
     # Its own write is shown to the supervisor's rules; a relayed event is observed where
     # it was committed (the supervisor), not a second time here.
     assert [r.request_id for r in sink.observed] == ["w1"]
+
+
+def _broken(tx: Audited) -> int:
+    raise OperationalError("SELECT 1", None, Exception("disk I/O error"))
+
+
+def test_on_the_loop_a_read_whose_store_fails_fails_alone(db: Database) -> None:
+    sink = Sink(db)
+    loop_sink = LoopSink(sink)
+    relayed = RelayedCommitter(db, sink, loop_sink=loop_sink)
+    recorder = Recorder(db, SystemClock(), relayed)
+
+    async def event() -> int:
+        return await relayed.append_async(AuditRecord(1, "e0", "a", "t.event", "x", "success"))
+
+    async def main() -> list[object]:
+        # All four start in one loop iteration, so they form one batch.
+        waiters = [
+            event(),
+            recorder.point_read_async("r1", "a", "t.read", "x", _size),
+            recorder.point_read_async("r2", "a", "t.read", "x", _broken),
+            recorder.point_read_async("r3", "a", "t.read", "x", _size),
+        ]
+        return list(await asyncio.gather(*waiters, return_exceptions=True))
+
+    e0, r1, r2, r3 = asyncio.run(main())
+    relayed.close()
+    sink.committer.close()
+    # The failed read has no event and its caller an audit error (a 503); the reads
+    # after it ran in a fresh transaction, and every other event went in one batch.
+    assert e0 == 0 and r1 == 0 and r3 == 0  # the trail was empty when they read it
+    assert isinstance(r2, AuditError)
+    assert [s[0] for s in _stored(db)] == ["e0", "r1", "r3"]
+    assert sink.batches == [3] and loop_sink.sent == 1
+    assert relayed.healthy  # the store failed a read; the trail is fine
+
+
+def test_on_the_loop_a_batch_goes_out_per_loop_iteration_and_skips_the_writer(
+    db: Database,
+) -> None:
+    sink = Sink(db)
+    loop_sink = LoopSink(sink)
+    relayed = RelayedCommitter(db, sink, loop_sink=loop_sink)
+
+    async def main() -> list[int]:
+        first = [
+            relayed.append_async(AuditRecord(1, f"a{i}", "a", "t.event", "x", "success"))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0)  # the next loop iteration: a second batch, both on their way
+        second = [
+            relayed.append_async(AuditRecord(1, f"b{i}", "a", "t.event", "x", "success"))
+            for i in range(2)
+        ]
+        return list(await asyncio.gather(*first, *second))
+
+    indexes = asyncio.run(main())
+    assert sorted(indexes) == [0, 1, 2, 3, 4]
+    assert sorted(sink.batches) == [2, 3] and loop_sink.sent == 2
+    assert relayed._thread is None  # the writer thread was never needed
+    relayed.close()
+    sink.committer.close()
+
+
+def test_on_the_loop_a_closed_committer_refuses_before_anything_is_sent(db: Database) -> None:
+    sink = Sink(db)
+    loop_sink = LoopSink(sink)
+    relayed = RelayedCommitter(db, sink, loop_sink=loop_sink)
+
+    async def main() -> None:
+        waiter = relayed.append_async(AuditRecord(1, "late", "a", "t.event", "x", "success"))
+        relayed.close()  # before the loop hands the group over
+        with pytest.raises(AuditError, match="shutting down"):
+            await waiter
+
+    asyncio.run(main())
+    sink.committer.close()
+    assert loop_sink.sent == 0 and _stored(db) == []

@@ -3,8 +3,8 @@
 It owns the listening sockets and the server's node: the store (migrated), the seal and
 its one unseal progress, the audit writer, the alert rules and the background jobs
 (checkpoints, purges). It serves no HTTP itself. It starts ``workers`` processes, each
-handed a listening socket of its own on the server's port (`listen`) and one end of a
-private socket pair, and answers them there:
+handed a listening socket of its own on the server's port (`listen`) and one end of two
+private socket pairs (the link and the event channel), and answers them there:
 
 - ``hello``: the settings (so every worker runs with exactly the supervisor's);
 - ``join``: the worker is ready; if the server is unsealed it is opened first (``open``);
@@ -12,8 +12,10 @@ private socket pair, and answers them there:
   one at a time and recorded here. When an unseal opens the server every worker is
   opened before the answer goes back; when the server is sealed every worker drops its
   keys before the answer goes back, and one that does not answer in time is killed;
-- ``audit``: a batch of events, appended by this process's group commit (the events of
-  every worker share its transactions), answered with each one's index or error;
+- ``audit``: a batch of events from a worker's threads, appended by this process's group
+  commit (the events of every worker share its transactions), answered with each one's
+  index or error. The events of a worker's coroutines come the same way over a second
+  socket pair, its event channel (`strongroom.pool.events`), which its event loop serves;
 - ``observe``: an event a worker committed with its own change, for the alert rules;
 - ``revoked``: a worker committed a revocation or kill switch; every other worker applies
   it before the answer goes back, so the revoked token is dead on all of them at once.
@@ -59,6 +61,7 @@ class _Worker:
     slot: int
     process: asyncio.subprocess.Process
     writer: asyncio.StreamWriter
+    events: asyncio.StreamWriter
     started: float
     joined: bool = False
     pushes: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
@@ -104,8 +107,9 @@ class Supervisor:
 
     async def _spawn(self, slot: int) -> None:
         ours, theirs = socket.socketpair()
+        events, their_events = socket.socketpair()
         try:
-            fds = (self.listeners[slot].fileno(), theirs.fileno())
+            fds = (self.listeners[slot].fileno(), theirs.fileno(), their_events.fileno())
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -118,10 +122,13 @@ class Supervisor:
             )
         finally:
             theirs.close()
+            their_events.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        worker = _Worker(slot, process, writer, time.monotonic())
+        event_reader, event_writer = await asyncio.open_unix_connection(sock=events)
+        worker = _Worker(slot, process, writer, event_writer, time.monotonic())
         self._workers[slot] = worker
         self._task(self._serve(worker, reader))
+        self._task(self._serve_events(worker, event_reader))
         self._task(self._watch(worker))
         log.info("worker %d started (pid %d)", slot, process.pid)
 
@@ -134,6 +141,7 @@ class Supervisor:
         code = await worker.process.wait()
         worker.joined = False
         worker.writer.close()
+        worker.events.close()
         for future in worker.pushes.values():
             if not future.done():
                 future.set_result(None)  # a dead worker holds no keys
@@ -194,6 +202,31 @@ class Supervisor:
             log.error("worker %d broke the protocol (%s): stopping it", worker.slot, exc)
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
+
+    async def _serve_events(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
+        """The worker's event channel (`strongroom.pool.events`): each batch is appended
+        as it arrives, several at once, and answered once durable."""
+        try:
+            while True:
+                try:
+                    header = await reader.readexactly(4)
+                except asyncio.IncompleteReadError:
+                    return
+                message = wire.parse(await reader.readexactly(wire.length(header)))
+                self._task(self._answer_events(worker, message))
+        except (WireError, asyncio.IncompleteReadError, OSError) as exc:
+            log.error("worker %d broke the protocol (%s): stopping it", worker.slot, exc)
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+
+    async def _answer_events(self, worker: _Worker, message: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"re": message.get("id")}
+        try:
+            reply["ok"] = await self._append(message.get("events"))
+        except Exception as exc:  # every failure is the worker's answer
+            reply["error"] = wire.error_of(exc)
+        if not worker.events.is_closing():
+            worker.events.write(wire.frame(reply))
 
     def _observe(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(WireError):
@@ -279,7 +312,11 @@ class Supervisor:
         return True
 
     async def _audit(self, worker: _Worker, message: dict[str, Any]) -> Any:
-        records = wire.records_in(message.get("events"))
+        return await self._append(message.get("events"))
+
+    async def _append(self, events: object) -> list[int | dict[str, Any]]:
+        """Append a batch of a worker's events; each one's index, or its error."""
+        records = wire.records_in(events)
         committer = self.node.committer
         waiters: list[asyncio.Future[int] | AuditError] = []
         for record in records:

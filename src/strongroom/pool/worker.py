@@ -1,7 +1,9 @@
-"""One worker process of a supervised server: ``python -m strongroom.pool.worker LISTEN LINK``.
+"""One worker process of a supervised server: ``python -m strongroom.pool.worker LISTEN LINK
+EVENTS``.
 
-Started by the supervisor only, with two inherited file descriptors: the listening socket
-and its end of the private socket pair. It takes the settings from the supervisor, builds
+Started by the supervisor only, with three inherited file descriptors: the listening socket
+and its ends of the two private socket pairs (the link, and the event channel that its
+event loop uses for the audit events of requests). It takes the settings from the supervisor, builds
 its node (the supervisor as its seal authority and audit writer), joins (opened first if
 the server is unsealed) and serves the API on the shared socket until told to stop, or
 until the supervisor is gone.
@@ -23,6 +25,7 @@ from strongroom.audit.relay import RelayedCommitter
 from strongroom.config import Settings
 from strongroom.node import Node
 from strongroom.pool import wire
+from strongroom.pool.events import EventChannel
 from strongroom.pool.link import Link, LinkLeader, LinkSink
 from strongroom.pool.wire import WireError
 from strongroom.store.engine import Database
@@ -40,9 +43,10 @@ def _on_push(node: Node, op: str, message: dict[str, Any]) -> None:
         raise WireError(f"unknown push {op!r}")
 
 
-def serve(listen_fd: int, link_fd: int) -> None:
+def serve(listen_fd: int, link_fd: int, events_fd: int) -> None:
     link = Link(socket.socket(fileno=link_fd))
     link.start()
+    channel = EventChannel(socket.socket(fileno=events_fd))
     settings = pickle.loads(wire.unb64(link.call("hello")["settings"]))  # noqa: S301 - our parent
     if not isinstance(settings, Settings):
         raise WireError("the supervisor sent no settings")
@@ -51,7 +55,7 @@ def serve(listen_fd: int, link_fd: int) -> None:
     node = Node(
         settings,
         database,
-        committer=RelayedCommitter(database, LinkSink(link)),
+        committer=RelayedCommitter(database, LinkSink(link), loop_sink=channel),
         leader=LinkLeader(link),
     )
     try:
@@ -71,17 +75,18 @@ def serve(listen_fd: int, link_fd: int) -> None:
         server.run(sockets=[socket.socket(fileno=listen_fd)])
     finally:
         node.close()
+        channel.close()
         link.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or not all(a.isdigit() for a in args):
+    if len(args) != 3 or not all(a.isdigit() for a in args):
         print(
             "strongroom.pool.worker is started by `strongroom server --workers N`", file=sys.stderr
         )
         return 2
-    serve(int(args[0]), int(args[1]))
+    serve(int(args[0]), int(args[1]), int(args[2]))
     return 0
 
 
