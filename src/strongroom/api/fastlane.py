@@ -3,14 +3,15 @@
 Every app reads its secrets on each start and often on each request, so
 ``GET /v1/apps/{app}/secrets/{name}/value`` is most of the traffic. Resolving it through
 the framework (matching the route list, solving dependencies, wrapping the endpoint)
-costs about as much CPU as the read itself. This middleware sits inside `EdgeMiddleware`
-(request id, security headers, access log and metrics are unchanged) and sends
+costs about as much CPU as the read itself. This middleware sits right inside
+`EdgeMiddleware` (request id, security headers, access log and metrics are unchanged), in
+front of the framework and its middleware (`strongroom.api.app.StrongroomAPI`), and sends
 requests for that one route straight to its endpoint; everything else goes on to the
-application.
+framework.
 
-What the framework would have done around the endpoint is done here too: the route is
-set on the scope (metrics, logs and audit events name it), the seal gate is checked,
-and every error becomes the same RFC 9457 problem through the same handlers
+What the framework would have done around the endpoint is done here too: the app and the
+route are set on the scope (metrics, logs and audit events name the route), the seal gate
+is checked, and every error becomes the same RFC 9457 problem through the same handlers
 (`problems.respond`). The route stays registered with the application, which documents
 it in the OpenAPI document and serves it whenever the lane does not (``HEAD``).
 """
@@ -31,12 +32,21 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class FastLane:
-    """Serve ``route`` (a GET route whose endpoint takes only the request) directly."""
+    """Serve ``route`` (a GET route whose endpoint takes only the request) directly;
+    pass everything else to ``app``. ``api`` is the application the route belongs to."""
 
-    def __init__(self, app: ASGIApp, route: APIRoute, endpoint: Endpoint, node: Node) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        route: APIRoute,
+        endpoint: Endpoint,
+        node: Node,
+        api: ASGIApp | None = None,
+    ) -> None:
         if route.methods != {"GET"}:
             raise ValueError("the fast lane serves GET routes only")
         self.app = app
+        self.api = api
         self.route = route
         self.endpoint = endpoint
         self.node = node
@@ -52,6 +62,8 @@ class FastLane:
             await self.app(scope, receive, send)
             return
         params = {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}
+        if self.api is not None:
+            scope["app"] = self.api  # where `request.app` finds the node
         scope["route"] = self.route
         scope["endpoint"] = self.endpoint
         scope["path_params"] = params

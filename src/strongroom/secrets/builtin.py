@@ -147,7 +147,7 @@ class BuiltinBackend:
             raise NotFoundError("no such version")
         if found.value is None:
             raise GoneError("that version was destroyed")
-        if found.wrapped is None:
+        if found.wrapped is None or found.key_version is None:
             raise GoneError("the app's key is gone; the value cannot be recovered")
         key = self._keys.unwrap(app, found.key_version, found.wrapped)
         plain = aead.decrypt(key, found.value, value_aad(app, name, found.version))

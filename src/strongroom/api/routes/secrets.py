@@ -63,6 +63,8 @@ _READ_PARAMETERS = [
 
 def _version(request: Request) -> int | None:
     """The ``version`` query parameter, checked as a declared one would be (422)."""
+    if not request.scope.get("query_string"):
+        return None  # the usual read: nothing to parse
     given = request.query_params.get("version")
     if given is None:
         return None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, and_, bindparam, func, select, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from strongroom.store.models import Secret, SecretAppKey, SecretVersion
@@ -110,14 +111,37 @@ def _read_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
     return str(compiled), None if order is None else tuple(order)
 
 
-def read_row(session: Session, app: str, name: str, number: int | None) -> Any:
-    """(deleted_us, disabled_us, version, value, key_version, wrapped key) or None.
+class ReadRow(NamedTuple):
+    """What a read needs: the secret's state, the version's ciphertext, its sealing key."""
 
-    The hottest read there is: sent as SQL text through the driver (compiled once per
-    dialect), which costs a fraction of executing the Core statement each time.
+    deleted_us: int | None
+    disabled_us: int | None
+    version: int | None
+    value: bytes | None
+    key_version: int | None
+    wrapped: bytes | None
+
+
+def read_row(session: Session, app: str, name: str, number: int | None) -> ReadRow | None:
+    """The read's row, or None if there is no such secret.
+
+    The hottest read there is: SQL text compiled once per dialect, run on a cursor of the
+    session's own driver connection (in its transaction), which costs a fraction of
+    executing a statement through SQLAlchemy each time. Driver errors surface as
+    SQLAlchemy's `DBAPIError`, as they would from a statement.
     """
     connection = session.connection()
     sql, order = _read_sql(connection.dialect)
     params = {"app": app, "name": name, "version": number}
     args = params if order is None else tuple(params[k] for k in order)
-    return connection.exec_driver_sql(sql, args).first()
+    driver = connection.connection.driver_connection
+    try:
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError(sql, None, exc, hide_parameters=True) from exc
+    return None if row is None else ReadRow(*row)
