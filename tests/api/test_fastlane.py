@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
+from starlette.requests import Request
 from support import Ready
 
+from strongroom.api.deps import _path
 from strongroom.api.fastlane import FastLane
 from strongroom.api.routes import secrets as secret_routes
 
@@ -165,3 +167,14 @@ def test_the_lane_takes_only_its_route() -> None:
         post = next(r for r in secret_routes.router.routes
                     if isinstance(r, APIRoute) and "POST" in r.methods)  # fmt: skip
         FastLane(app, route=post, endpoint=endpoint, node=_Node())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/apps/crm/secrets/api-key/value", "/v1/a?b#c\\d/é%20/", "//x/y", "/"],
+)
+def test_the_path_used_for_checks_is_the_one_starlette_gives(path: str) -> None:
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"q=1",
+             "headers": [(b"host", b"example.test:8200")], "scheme": "https",
+             "server": ("example.test", 8200)}  # fmt: skip
+    assert _path(Request(scope)) == Request(scope).url.path

@@ -14,6 +14,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: so clients cannot mint new time series (and memory) by inventing methods.
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
+#: At most this many (method, route, status) label sets keep their children cached.
+_MAX_CHILDREN = 4096
 
 
 def method_label(method: str) -> str:
@@ -74,6 +76,7 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry.register(_SealCollector(seal_state))
         if alert_windows is not None:
             self.registry.register(_AlertWindowsCollector(alert_windows))
@@ -81,8 +84,19 @@ class Metrics:
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request. ``route`` must be a route template (or ``unmatched``)."""
         label = method_label(method)
-        self.requests.labels(label, route, str(status)).inc()
-        self.latency.labels(label, route).observe(seconds)
+        key = (label, route, status)
+        children = self._children.get(key)
+        if children is None:
+            # Labels are bounded (standard methods, route templates, statuses), and so is
+            # this cache of their children: `labels()` costs more than counting.
+            children = (
+                self.requests.labels(label, route, str(status)),
+                self.latency.labels(label, route),
+            )
+            if len(self._children) < _MAX_CHILDREN:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
