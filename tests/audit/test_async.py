@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from rfc9162 import ind_mth, independent_verify_inclusion
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from strongroom.audit import log
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
-from strongroom.audit.recorder import Audited, Recorder
+from strongroom.audit.recorder import Audited, PointReading, Recorder
 from strongroom.audit.tree import TreeReader
 from strongroom.clock import SystemClock
 from strongroom.config import Settings
@@ -404,10 +405,10 @@ def test_work_of_a_cancelled_reader_is_still_recorded(node_db: Database, how: st
     started = threading.Event()
     release = threading.Event()
 
-    def slow(tx: Audited) -> int:
+    def slow(tx: Audited | PointReading) -> int:
         started.set()
         release.wait(10)
-        tx.detail["size"] = repo.size(tx.session)
+        tx.detail["size"] = repo.size(_session(tx))
         return 1
 
     async def main() -> None:
@@ -432,8 +433,15 @@ def test_work_of_a_cancelled_reader_is_still_recorded(node_db: Database, how: st
 # -- point reads: run by the writer, in the transaction that records them -------------------
 
 
-def _size_read(tx: Audited) -> int:
-    size = repo.size(tx.session)
+def _session(tx: Audited | PointReading) -> Session:
+    """The Session a read runs in (the single-process writer gives point reads its own)."""
+    reader = tx.reader if isinstance(tx, PointReading) else tx.session
+    assert isinstance(reader, Session)
+    return reader
+
+
+def _size_read(tx: Audited | PointReading) -> int:
+    size = repo.size(_session(tx))
     tx.detail["size"] = size
     return size
 
@@ -445,14 +453,14 @@ def test_point_reads_commit_with_their_events_and_report_their_failures(
     recorder = Recorder(node_db, SystemClock(), committer)
     writer: list[str] = []
 
-    def on_writer(tx: Audited) -> str:
+    def on_writer(tx: PointReading) -> str:
         writer.append(threading.current_thread().name)
         return "seen"
 
-    def refused(tx: Audited) -> int:
+    def refused(tx: PointReading) -> int:
         raise ForbiddenError("not yours")
 
-    def broken(tx: Audited) -> int:
+    def broken(tx: PointReading) -> int:
         raise ValueError("a bug")
 
     async def main() -> list[object]:
@@ -486,8 +494,9 @@ def test_a_point_read_failing_in_the_store_fails_alone(node_db: Database) -> Non
     committer = GroupCommitter(node_db)
     recorder = Recorder(node_db, SystemClock(), committer)
 
-    def bad_sql(tx: Audited) -> int:
-        return int(tx.session.connection().exec_driver_sql("SELECT * FROM no_such_table").one()[0])
+    def bad_sql(tx: PointReading) -> int:
+        sql = "SELECT * FROM no_such_table"
+        return int(_session(tx).connection().exec_driver_sql(sql).one()[0])
 
     async def main() -> list[object]:
         return await asyncio.gather(

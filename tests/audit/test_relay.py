@@ -11,13 +11,13 @@ from sqlalchemy.exc import OperationalError
 
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
-from strongroom.audit.recorder import Audited, Recorder
+from strongroom.audit.recorder import PointReading, Recorder
 from strongroom.audit.relay import RelayedCommitter
 from strongroom.clock import SystemClock
 from strongroom.config import Settings
 from strongroom.errors import AuditError, NotFoundError
 from strongroom.store import migrate
-from strongroom.store.engine import Database
+from strongroom.store.engine import Database, DriverTransaction, Reader
 from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
 
@@ -88,13 +88,25 @@ def _stored(db: Database) -> list[tuple[str, str, str]]:
         return [(r.request_id, r.action, r.outcome) for r in rows]
 
 
-def _size(tx: Audited) -> int:
-    size = repo.size(tx.session)
+def _trail_size(reader: Reader) -> int:
+    """The trail's size as a point read sees it: through a Session (the writer thread's
+    batch) or a driver transaction (a worker's loop)."""
+    if isinstance(reader, DriverTransaction):
+        cursor = reader.connection.cursor()
+        cursor.execute("SELECT size FROM audit_head WHERE id = 1")
+        (size,) = cursor.fetchone()
+        cursor.close()
+        return int(size)
+    return repo.size(reader)
+
+
+def _size(tx: PointReading) -> int:
+    size = _trail_size(tx.reader)
     tx.detail["size"] = size
     return size
 
 
-def _missing(tx: Audited) -> int:
+def _missing(tx: PointReading) -> int:
     raise NotFoundError("no such thing")
 
 
@@ -193,7 +205,7 @@ def test_events_committed_by_the_worker_itself_are_observed_by_the_supervisor(
     assert [r.request_id for r in sink.observed] == ["w1"]
 
 
-def _broken(tx: Audited) -> int:
+def _broken(tx: PointReading) -> int:
     raise OperationalError("SELECT 1", None, Exception("disk I/O error"))
 
 

@@ -5,6 +5,7 @@ Each test takes ``database_url``, so it runs on SQLite and, when configured, Pos
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from strongroom.crypto import merkle
 from strongroom.errors import ConflictError, StoreError
 from strongroom.store import migrate
-from strongroom.store.engine import Database, create_engine, normalise_url
+from strongroom.store.engine import Database, DriverTransaction, create_engine, normalise_url
 from strongroom.store.models import AuditEvent, Base, KeyringKey, RootToken, SealConfig
 from strongroom.store.repositories import audit, barrier, keyring, root_tokens, seal
 
@@ -406,6 +407,36 @@ def test_driver_transaction_commits_or_rolls_back(db: Database) -> None:
     with db.transaction() as session:
         assert audit.size(session) == 1
         assert [r.request_id for r in audit.query(session)] == ["req-0"]
+
+
+def test_driver_reads_keep_nothing(db: Database) -> None:
+    with db.driver_transaction() as transaction:
+        audit.append_values(transaction, [_values(_event(n=0))])
+
+    def size(reader: DriverTransaction) -> int:
+        cursor = reader.connection.cursor()
+        cursor.execute("SELECT size FROM audit_head WHERE id = 1")
+        (found,) = cursor.fetchone()
+        cursor.close()
+        return int(found)
+
+    with db.driver_reads() as reader:
+        assert size(reader) == 1
+        with db.driver_transaction() as transaction:
+            audit.append_values(transaction, [_values(_event(n=1))])
+        # On SQLite a read transaction is one snapshot: a commit made meanwhile is not
+        # seen. PostgreSQL (READ COMMITTED, as its Session transactions) sees it.
+        assert size(reader) == (1 if db.backend == "sqlite" else 2)
+    # Whatever a read transaction tried to write is not kept (PostgreSQL refuses it).
+    with contextlib.suppress(StoreError), db.driver_reads() as reader:
+        cursor = reader.connection.cursor()
+        cursor.execute("UPDATE audit_head SET size = 99 WHERE id = 1")
+    with db.driver_reads() as reader:
+        assert size(reader) == 2
+    # A statement the database refuses is a StoreError, with no driver detail.
+    with pytest.raises(StoreError) as caught, db.driver_reads() as reader:
+        reader.connection.cursor().execute("SELECT * FROM no_such_table")
+    assert "no_such_table" not in str(caught.value)
 
 
 def test_driver_transaction_says_when_it_must_wait_for_the_write_lock(db: Database) -> None:

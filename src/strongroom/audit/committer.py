@@ -33,12 +33,10 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal, cast
 
-from sqlalchemy.orm import Session
-
 from strongroom.audit import log
 from strongroom.audit.events import AuditRecord
 from strongroom.errors import AuditError
-from strongroom.store.engine import Database
+from strongroom.store.engine import Database, Reader
 
 _STOP = object()
 _LINGER_SECONDS = 0.001
@@ -51,7 +49,7 @@ _LATE = "the audit trail did not record this request in time"
 #: caller gets (a value, or an exception to raise) and the event recording it. It must only
 #: read, and few rows: every event of the batch waits for it. A database error it raises
 #: fails the batch, which is then retried one item at a time.
-PointRead = Callable[[Session], tuple[Any, AuditRecord]]
+PointRead = Callable[[Reader], tuple[Any, AuditRecord]]
 
 # One item of a batch: an event ready to append, or a point read that makes one.
 _Item = AuditRecord | PointRead

@@ -18,7 +18,7 @@ from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord, Detail, Outcome
 from strongroom.clock import Clock
 from strongroom.errors import AuditError, AuthError, StrongroomError
-from strongroom.store.engine import Database
+from strongroom.store.engine import Database, Reader
 
 
 @dataclass
@@ -36,6 +36,16 @@ logger = logging.getLogger("strongroom.audit")
 def _settled_late(pending: asyncio.Future[int]) -> None:
     if not pending.cancelled() and pending.exception() is not None:
         logger.warning("could not record the work of a cancelled request")
+
+
+@dataclass
+class PointReading:
+    """A point read's view: its transaction (`Reader`: a Session's or a driver's), and the
+    detail its event will carry."""
+
+    reader: Reader
+    detail: Detail = field(default_factory=dict)
+    resource: str | None = None
 
 
 @dataclass
@@ -172,7 +182,7 @@ class Recorder:
         actor: str,
         action: str,
         resource: str,
-        work: Callable[[Audited], T],
+        work: Callable[[PointReading], T],
     ) -> T:
         """`read_async` for a short read of a few rows by key: the hot reads of the API.
 
@@ -184,8 +194,8 @@ class Recorder:
         nothing ``work`` found reaches the caller.
         """
 
-        def read(session: Session) -> tuple[object, AuditRecord]:
-            tx = Audited(session)
+        def read(reader: Reader) -> tuple[object, AuditRecord]:
+            tx = PointReading(reader)
             try:
                 value = work(tx)
             except SQLAlchemyError:
@@ -254,7 +264,7 @@ class Recorder:
         actor: str,
         action: str,
         resource: str,
-        tx: Audited | AuditedCall,
+        tx: Audited | AuditedCall | PointReading,
     ) -> AuditRecord:
         return AuditRecord(
             self._clock.now_us(),

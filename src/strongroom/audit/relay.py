@@ -111,9 +111,9 @@ class RelayedCommitter(GroupCommitter):
         self, items: list[_Item]
     ) -> tuple[list[AuditRecord], list[_Outcome], list[_Outcome]]:
         """Run the point reads of ``items`` (on the loop: each is a keyed read of a few
-        rows). The records to send, each item's value, and each item's error (None when
-        it has a record). A read whose store fails gets `AuditError` and no event, and the
-        reads after it go on in a fresh transaction."""
+        rows) in a read-only driver transaction. The records to send, each item's value,
+        and each item's error (None when it has a record). A read whose store fails gets
+        `AuditError` and no event, and the reads after it go on in a fresh transaction."""
         records: list[AuditRecord] = []
         values: list[_Outcome] = [None] * len(items)
         failed: list[_Outcome] = [None] * len(items)
@@ -123,13 +123,13 @@ class RelayedCommitter(GroupCommitter):
                 records.extend(items[position:])  # type: ignore[arg-type]
                 break
             try:
-                with self._db.transaction(read_only=True) as session:
+                with self._db.driver_reads() as reader:
                     while position < len(items):
                         item = items[position]
                         if isinstance(item, AuditRecord):
                             records.append(item)
                         else:
-                            values[position], record = item(session)
+                            values[position], record = item(reader)
                             self._encode(record)
                             records.append(record)
                         position += 1

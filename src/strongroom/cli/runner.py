@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import signal
 import threading
+from collections.abc import Callable
 
 import uvicorn
 
@@ -20,6 +22,15 @@ from strongroom.pool.supervisor import Supervisor, listen
 
 def _stop_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:  # not on every platform (see pyproject.toml)
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _serve(settings: Settings, node: Node) -> None:
@@ -53,7 +64,10 @@ def _supervise(settings: Settings, node: Node, host: str, port: int) -> None:
     node.start_token_purger()
     errors.print(f"Serving with {settings.workers} worker processes")
     try:
-        code = asyncio.run(Supervisor(settings, node, listeners).run())
+        # On uvloop where there is one, as uvicorn runs the workers: the supervisor's loop
+        # handles every event of every worker.
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            code = runner.run(Supervisor(settings, node, listeners).run())
     finally:
         for listener in listeners:
             listener.close()

@@ -30,7 +30,7 @@ from strongroom.config import Settings
 from strongroom.errors import ConfigError
 from strongroom.kms.keyring import Keyring
 from strongroom.secrets.model import MetaInput, SecretMeta, SecretValue
-from strongroom.store.engine import Database
+from strongroom.store.engine import Database, Reader
 
 
 class SecretBackend(Protocol):
@@ -52,7 +52,7 @@ class SecretBackend(Protocol):
         now_us: int,
     ) -> SecretMeta: ...
 
-    def read(self, session: Session, app: str, name: str, version: int | None) -> SecretValue: ...
+    def read(self, reader: Reader, app: str, name: str, version: int | None) -> SecretValue: ...
 
     def describe(self, session: Session, app: str, name: str) -> SecretMeta: ...
 

@@ -18,6 +18,7 @@ from strongroom.errors import (
 from strongroom.kms.keyring import Keyring
 from strongroom.secrets.appkeys import AppKeys, value_aad
 from strongroom.secrets.model import MetaInput, SecretMeta, SecretValue, VersionInfo
+from strongroom.store.engine import Reader
 from strongroom.store.models import Secret, SecretVersion
 from strongroom.store.repositories import secrets as repo
 
@@ -137,8 +138,8 @@ class BuiltinBackend:
         )
         return self._described(session, row)
 
-    def read(self, session: Session, app: str, name: str, version: int | None) -> SecretValue:
-        found = repo.read_row(session, app, name, version)
+    def read(self, reader: Reader, app: str, name: str, version: int | None) -> SecretValue:
+        found = repo.read_row(reader, app, name, version)
         if found is None or found.deleted_us is not None:
             raise NotFoundError(NOT_FOUND)
         if found.disabled_us is not None:

@@ -30,6 +30,7 @@ from strongroom.errors import (
     SecretDisabledError,
 )
 from strongroom.secrets.model import MetaInput, SecretMeta, SecretValue, VersionInfo
+from strongroom.store.engine import Reader
 
 _TAG = "sr_tag_"
 _INTS = ("rotation_period_s", "expires_us", "created_us", "updated_us", "rotated_us")
@@ -178,7 +179,7 @@ class OpenBaoBackend:
         custom.pop("sr_disabled_us", None)
         return self._changed(app, name, custom, now_us)
 
-    def read(self, session: Session, app: str, name: str, version: int | None) -> SecretValue:
+    def read(self, reader: Reader, app: str, name: str, version: int | None) -> SecretValue:
         raw, custom = self._live(app, name)
         if custom.get("sr_disabled_us"):
             raise SecretDisabledError("the secret is revoked; write a new version to enable it")

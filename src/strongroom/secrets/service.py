@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from strongroom.audit.recorder import Audited, Recorder
+from strongroom.audit.recorder import Audited, PointReading, Recorder
 from strongroom.call import Call
 from strongroom.clock import Clock
 from strongroom.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
@@ -177,12 +177,15 @@ class SecretsService:
             lambda tx: self._read(tx, app, name, version),
         )
 
-    def _read(self, tx: Audited, app: str, name: str, version: int | None) -> SecretValue:
+    def _read(
+        self, tx: Audited | PointReading, app: str, name: str, version: int | None
+    ) -> SecretValue:
         check_app(app)
         check_name(name)
         if version is not None and version < 1:
             raise InvalidRequestError("versions start at 1")
-        found = self.backend.read(tx.session, app, name, version)
+        reader = tx.reader if isinstance(tx, PointReading) else tx.session
+        found = self.backend.read(reader, app, name, version)
         tx.detail.update({"secret": f"{app}/{name}", "version": found.version})
         return found
 

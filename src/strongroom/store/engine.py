@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Dialect, Engine, PoolProxiedConnection, event
 from sqlalchemy import create_engine as sa_create_engine
@@ -104,13 +104,18 @@ def _set_wal(cursor: Any) -> None:
 
 @dataclass(frozen=True)
 class DriverTransaction:
-    """An open write transaction on a pooled driver connection (`Database.driver_transaction`).
+    """An open transaction on a pooled driver connection (`Database.driver_transaction`,
+    `Database.driver_reads`).
 
     ``connection.cursor()`` gives a driver cursor; ``dialect`` says which driver it is.
     """
 
     connection: PoolProxiedConnection
     dialect: Dialect
+
+
+#: Where a keyed read runs: a Session's transaction, or a driver transaction.
+Reader: TypeAlias = Session | DriverTransaction
 
 
 class Database:
@@ -157,6 +162,40 @@ class Database:
             session.close()
             if lock is not None:
                 lock.release()
+
+    @contextmanager
+    def driver_reads(self) -> Iterator[DriverTransaction]:
+        """A read-only transaction straight on a pooled driver connection, for hot reads.
+
+        What `transaction` with ``read_only`` gives (no write lock on SQLite: a deferred
+        ``BEGIN``; on PostgreSQL a ``READ ONLY`` transaction; failures as `StoreError`),
+        without a Session, whose transaction bookkeeping costs more than a keyed read. It
+        is rolled back at the end: it must not write. A connection that cannot roll back
+        is discarded.
+        """
+        dialect = self.engine.dialect
+        try:
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    if dialect.name == "sqlite":
+                        cursor.execute("BEGIN")
+                    else:
+                        cursor.execute("SET TRANSACTION READ ONLY")
+                finally:
+                    cursor.close()
+                yield DriverTransaction(connection, dialect)
+            finally:
+                try:
+                    connection.rollback()
+                except Exception:
+                    connection.invalidate()
+                connection.close()
+        except StrongroomError:
+            raise
+        except (DBAPIError, SQLAlchemyError, dialect.loaded_dbapi.Error) as exc:
+            raise StoreError("the database could not complete the request") from exc
 
     @contextmanager
     def driver_transaction(

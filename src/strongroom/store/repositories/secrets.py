@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from strongroom.store.engine import DriverTransaction, Reader
 from strongroom.store.models import Secret, SecretAppKey, SecretVersion
 
 
@@ -122,19 +123,22 @@ class ReadRow(NamedTuple):
     wrapped: bytes | None
 
 
-def read_row(session: Session, app: str, name: str, number: int | None) -> ReadRow | None:
+def read_row(reader: Reader, app: str, name: str, number: int | None) -> ReadRow | None:
     """The read's row, or None if there is no such secret.
 
-    The hottest read there is: SQL text compiled once per dialect, run on a cursor of the
-    session's own driver connection (in its transaction), which costs a fraction of
-    executing a statement through SQLAlchemy each time. Driver errors surface as
-    SQLAlchemy's `DBAPIError`, as they would from a statement.
+    The hottest read there is: SQL text compiled once per dialect, run on a driver cursor
+    in the reader's transaction (a Session's, or a `DriverTransaction`), which costs a
+    fraction of executing a statement through SQLAlchemy each time. Driver errors surface
+    as SQLAlchemy's `DBAPIError`, as they would from a statement.
     """
-    connection = session.connection()
-    sql, order = _read_sql(connection.dialect)
+    if isinstance(reader, DriverTransaction):
+        dialect, driver = reader.dialect, reader.connection.driver_connection
+    else:
+        connection = reader.connection()
+        dialect, driver = connection.dialect, connection.connection.driver_connection
+    sql, order = _read_sql(dialect)
     params = {"app": app, "name": name, "version": number}
     args = params if order is None else tuple(params[k] for k in order)
-    driver = connection.connection.driver_connection
     try:
         cursor = driver.cursor()  # type: ignore[union-attr]
         try:
@@ -142,6 +146,6 @@ def read_row(session: Session, app: str, name: str, number: int | None) -> ReadR
             row = cursor.fetchone()
         finally:
             cursor.close()
-    except connection.dialect.loaded_dbapi.Error as exc:
+    except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError(sql, None, exc, hide_parameters=True) from exc
     return None if row is None else ReadRow(*row)
