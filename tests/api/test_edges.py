@@ -193,3 +193,14 @@ def test_open_metrics_record_nothing(database_url: str, tmp_path: Path) -> None:
             assert not [e for e in events if e["action"].startswith("sys.metrics")]
     finally:
         node.close()
+
+
+def test_request_ids_are_unique_and_well_formed_and_a_given_one_is_kept(ready: Ready) -> None:
+    seen = [ready.client.get("/v1/sys/health").headers["x-request-id"] for _ in range(50)]
+    assert len(set(seen)) == len(seen)
+    assert all(re.fullmatch(r"[0-9a-f]{24}", rid) for rid in seen)
+    kept = ready.client.get("/v1/sys/health", headers={"X-Request-Id": "mine-1"})
+    assert kept.headers["x-request-id"] == "mine-1"
+    # One that does not fit the pattern is replaced, never echoed.
+    odd = ready.client.get("/v1/sys/health", headers={"X-Request-Id": "bad id\x7f"})
+    assert re.fullmatch(r"[0-9a-f]{24}", odd.headers["x-request-id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -72,13 +73,20 @@ class EdgeMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Request ids need to be unique, not secret: a random prefix per process and a
+        # counter (no system call for random bytes on every request).
+        self._prefix = secrets.token_hex(6)
+        self._count = itertools.count(1)
+
+    def _new_id(self) -> str:
+        return f"{self._prefix}{next(self._count):012x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID_RE.match(given) else secrets.token_hex(12)
+        request_id = given if given and _REQUEST_ID_RE.match(given) else self._new_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

@@ -101,9 +101,9 @@ class RelayedCommitter(GroupCommitter):
             return
         try:
             answer = asyncio.ensure_future(self._loop_sink.append_async(records))
-        except AuditError as exc:
+        except Exception:  # the channel is gone, or an event cannot even be framed
             self.mark(ok=False)
-            group.settle([exc] * len(items))
+            group.settle([AuditError()] * len(items))
             return
         answer.add_done_callback(lambda done: self._answered(group, done, items, values, failed))
 
@@ -129,8 +129,9 @@ class RelayedCommitter(GroupCommitter):
                         if isinstance(item, AuditRecord):
                             records.append(item)
                         else:
+                            # Not encoded here: the supervisor encodes every event it
+                            # appends and refuses, one by one, any it cannot.
                             values[position], record = item(reader)
-                            self._encode(record)
                             records.append(record)
                         position += 1
             except Exception:

@@ -36,6 +36,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -56,13 +57,63 @@ QUICK_EXIT_SECONDS = 5.0
 MAX_QUICK_EXITS = 5
 
 
+class _EventChannel(asyncio.Protocol):
+    """The supervisor's end of a worker's event channel (`strongroom.pool.events`).
+
+    Frames are parsed as they arrive and each batch is queued for the group commit at
+    once (no task per batch); answers written in one loop iteration leave together.
+    """
+
+    def __init__(
+        self,
+        on_batch: Callable[[dict[str, Any]], None],
+        on_broken: Callable[[WireError], None],
+    ) -> None:
+        self._on_batch = on_batch
+        self._on_broken = on_broken
+        self._inbox = bytearray()
+        self._outbox: list[bytes] = []
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._inbox += data
+        try:
+            while len(self._inbox) >= 4:
+                size = wire.length(bytes(self._inbox[:4]))
+                if len(self._inbox) < 4 + size:
+                    return
+                message = wire.parse(bytes(self._inbox[4 : 4 + size]))
+                del self._inbox[: 4 + size]
+                self._on_batch(message)
+        except WireError as exc:
+            self._inbox.clear()
+            self._on_broken(exc)
+
+    def answer(self, message: dict[str, Any]) -> None:
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(wire.frame(message))
+
+    def _flush(self) -> None:
+        data, self._outbox = b"".join(self._outbox), []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
 @dataclass(eq=False)
 class _Worker:
     slot: int
     process: asyncio.subprocess.Process
     writer: asyncio.StreamWriter
-    events: asyncio.StreamWriter
     started: float
+    events: _EventChannel = field(init=False)
     joined: bool = False
     pushes: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
 
@@ -124,11 +175,14 @@ class Supervisor:
             theirs.close()
             their_events.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        event_reader, event_writer = await asyncio.open_unix_connection(sock=events)
-        worker = _Worker(slot, process, writer, event_writer, time.monotonic())
+        worker = _Worker(slot, process, writer, time.monotonic())
+        worker.events = _EventChannel(
+            lambda message: self._batch(worker, message), lambda exc: self._broken(worker, exc)
+        )
+        loop = asyncio.get_running_loop()
+        await loop.create_unix_connection(lambda: worker.events, sock=events)
         self._workers[slot] = worker
         self._task(self._serve(worker, reader))
-        self._task(self._serve_events(worker, event_reader))
         self._task(self._watch(worker))
         log.info("worker %d started (pid %d)", slot, process.pid)
 
@@ -199,34 +253,37 @@ class Supervisor:
                 else:
                     self._task(self._answer(worker, message))
         except (WireError, asyncio.IncompleteReadError, OSError) as exc:
-            log.error("worker %d broke the protocol (%s): stopping it", worker.slot, exc)
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
+            self._broken(worker, exc)
 
-    async def _serve_events(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
-        """The worker's event channel (`strongroom.pool.events`): each batch is appended
-        as it arrives, several at once, and answered once durable."""
+    def _batch(self, worker: _Worker, message: dict[str, Any]) -> None:
+        """A batch from the worker's event channel: queued for the group commit now, and
+        answered once every event of it is durable (or refused)."""
+        ident = message.get("id")
         try:
-            while True:
-                try:
-                    header = await reader.readexactly(4)
-                except asyncio.IncompleteReadError:
-                    return
-                message = wire.parse(await reader.readexactly(wire.length(header)))
-                self._task(self._answer_events(worker, message))
-        except (WireError, asyncio.IncompleteReadError, OSError) as exc:
-            log.error("worker %d broke the protocol (%s): stopping it", worker.slot, exc)
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
+            records = wire.records_in(message.get("events"))
+        except WireError as exc:
+            worker.events.answer({"re": ident, "error": wire.error_of(exc)})
+            return
+        waiters: list[asyncio.Future[int] | AuditError] = []
+        for record in records:
+            try:
+                waiters.append(self.node.committer.append_async(record))
+            except AuditError as exc:  # refused at once (it cannot be encoded)
+                waiters.append(exc)
+        pending = [w for w in waiters if not isinstance(w, AuditError)]
 
-    async def _answer_events(self, worker: _Worker, message: dict[str, Any]) -> None:
-        reply: dict[str, Any] = {"re": message.get("id")}
-        try:
-            reply["ok"] = await self._append(message.get("events"))
-        except Exception as exc:  # every failure is the worker's answer
-            reply["error"] = wire.error_of(exc)
-        if not worker.events.is_closing():
-            worker.events.write(wire.frame(reply))
+        def answer(_: object = None) -> None:
+            worker.events.answer({"re": ident, "ok": [_answer_of(w) for w in waiters]})
+
+        if not pending:
+            answer()
+            return
+        asyncio.gather(*pending, return_exceptions=True).add_done_callback(answer)
+
+    def _broken(self, worker: _Worker, exc: Exception) -> None:
+        log.error("worker %d broke the protocol (%s): stopping it", worker.slot, exc)
+        with contextlib.suppress(ProcessLookupError):
+            worker.process.kill()
 
     def _observe(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(WireError):
@@ -359,6 +416,18 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
             worker.joined = False
+
+
+def _answer_of(waiter: asyncio.Future[int] | AuditError) -> int | dict[str, Any]:
+    """An event's index, or its error as it crosses."""
+    if isinstance(waiter, AuditError):
+        return wire.error_of(waiter)
+    if waiter.cancelled():
+        return wire.error_of(AuditError())
+    error = waiter.exception()
+    if error is not None:
+        return wire.error_of(error if isinstance(error, AuditError) else AuditError())
+    return int(waiter.result())
 
 
 def _call(message: dict[str, Any]) -> Call:
