@@ -33,7 +33,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json import encoder as json_encoder
 from types import MappingProxyType
 from typing import Any
@@ -85,6 +85,28 @@ class IssuedToken:
 
     def __repr__(self) -> str:
         return f"IssuedToken(jti={self.jti!r}, expires_in={self.expires_in})"
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedToken:
+    """A token `TokenService.prepare` built, awaiting its signature (`sign`).
+
+    Signing apart from preparing lets the event loop sign a loop iteration's tokens one
+    after another (`Broker.exchange_async`): Ed25519 signing runs about twice as fast
+    when its code and tables are still in the CPU's caches from the signature before.
+    """
+
+    signing_input: str
+    key: Ed25519PrivateKey = field(repr=False)
+    expires_in: int
+    jti: str
+    scopes: tuple[str, ...]
+
+    def sign(self) -> IssuedToken:
+        """The signed token (its string must only go to its holder)."""
+        signature = self.key.sign(self.signing_input.encode("ascii"))
+        token = f"{self.signing_input}.{jwk_mod.b64u_encode(signature)}"
+        return IssuedToken(token, self.expires_in, self.jti, self.scopes)
 
 
 @dataclass(frozen=True)
@@ -228,6 +250,22 @@ class TokenService:
         ``extra`` adds claims (``roles``, ``lin``, ``act``, ``cnf``); it cannot replace
         the registered ones. `InvalidRequestError` if ``ttl`` is out of range.
         """
+        return self.prepare(
+            subject, scopes, ttl, client_id=client_id, audience=audience, extra=extra
+        ).sign()
+
+    def prepare(
+        self,
+        subject: str,
+        scopes: list[str],
+        ttl: int,
+        *,
+        client_id: str,
+        audience: str | list[str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> UnsignedToken:
+        """`mint` up to the signature: the token's claims, encoded, and the key to sign
+        them with (`UnsignedToken.sign`). The same checks and errors as `mint`."""
         if not 1 <= ttl <= TOKEN_TTL_HARD_CEILING:
             raise InvalidRequestError("ttl out of range")
         by_kid, kid_by_version = self._keys()
@@ -253,9 +291,7 @@ class TokenService:
         }
         payload = jwk_mod.b64u_encode(_encode_claims(claims).encode("utf-8"))
         signing_input = f"{key.header_segment}.{payload}"
-        signature = key.private.sign(signing_input.encode("ascii"))
-        token = f"{signing_input}.{jwk_mod.b64u_encode(signature)}"
-        return IssuedToken(token, ttl, jti, tuple(scopes))
+        return UnsignedToken(signing_input, key.private, ttl, jti, tuple(scopes))
 
     def _key_for(self, kid: str) -> _SigningKey | None:
         by_kid, _ = self._keys()
