@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from strongroom.audit import identifiers
 from strongroom.audit.events import Detail, Outcome
@@ -94,10 +94,9 @@ class _Attempt:
         return self.result
 
 
-@dataclass(frozen=True)
-class _Staged:
+class _Staged(NamedTuple):
     """An exchange that passed every check, awaiting its token's signature (`Broker._finish`
-    turns it into its `_Attempt`)."""
+    turns it into its `_Attempt`). A tuple: one is built per exchange on the event loop."""
 
     actor: str
     client_id: str
@@ -137,7 +136,7 @@ class Broker:
         self._late: set[asyncio.Future[None]] = set()
         # Per event loop: the exchanges whose tokens it signs together (`_sign_soon`).
         self._to_sign: dict[
-            asyncio.AbstractEventLoop, list[tuple[_Staged, asyncio.Future[_Attempt]]]
+            asyncio.AbstractEventLoop, list[tuple[Call, _Staged, asyncio.Future[_Attempt]]]
         ] = {}
         # The audit key version and the subjects' HMACs under it (`_hide`).
         self._hidden: tuple[int, dict[str, str]] = (0, {})
@@ -297,22 +296,30 @@ class Broker:
         if self._in_memory(form, creds, proof):
             staged = self._stage(call, form, creds, proof, malformed)
             if isinstance(staged, _Attempt):  # refused: nothing to sign
-                await self._record_async(call, staged)
-                return staged.outcome_or_raise()
-            job = self._sign_soon(staged)
+                attempt = staged
+            else:
+                job = self._sign_soon(call, staged)
+                try:
+                    attempt = await job
+                except asyncio.CancelledError:
+                    # Cancelled before the signature, `_sign_staged` records the exchange;
+                    # after it (the cancellation came first), it is recorded here.
+                    if job.done() and not job.cancelled():
+                        self._record_late(call, job)
+                    raise
         else:
             job = asyncio.ensure_future(
                 asyncio.to_thread(self._attempt, call, form, creds, proof, malformed)
             )
-        try:
-            attempt = await asyncio.shield(job)
-        except asyncio.CancelledError:
-            job.add_done_callback(functools.partial(self._record_late, call))
-            raise
+            try:
+                attempt = await asyncio.shield(job)
+            except asyncio.CancelledError:
+                job.add_done_callback(functools.partial(self._record_late, call))
+                raise
         await self._record_async(call, attempt)
         return attempt.outcome_or_raise()
 
-    def _sign_soon(self, staged: _Staged) -> asyncio.Future[_Attempt]:
+    def _sign_soon(self, call: Call, staged: _Staged) -> asyncio.Future[_Attempt]:
         """The attempt of ``staged``, once its token is signed with the others staged in
         this loop iteration (`_sign_staged`, in the next one).
 
@@ -326,27 +333,32 @@ class Broker:
         if batch is None:
             batch = self._to_sign[loop] = []
             loop.call_soon(self._sign_staged, loop)
-        batch.append((staged, job))
+        batch.append((call, staged, job))
         return job
 
     def _sign_staged(self, loop: asyncio.AbstractEventLoop) -> None:
         """Sign the exchanges ``loop`` staged (runs in that loop), then hand each its
-        attempt: the signatures first, one after another, then the attempts."""
+        attempt: the signatures first, one after another, then the attempts. The attempt
+        of a caller cancelled meanwhile is recorded all the same (`_record_attempt_late`)."""
         batch = self._to_sign.pop(loop, [])
         results: list[Exchanged | Exception] = []
-        for staged, _ in batch:
+        for _, staged, _ in batch:
             try:
                 results.append(staged.prepared.sign())
             except Exception as exc:  # recorded and raised as the exchange's failure
                 results.append(exc)
-        for (staged, job), result in zip(batch, results, strict=True):
+        for (call, staged, job), result in zip(batch, results, strict=True):
             try:
                 attempt = self._finish(staged, result)
             except Exception as exc:  # raised to the caller, as `_attempt` would raise it
-                if not job.done():
+                if job.cancelled():
+                    logger.warning("an exchange of a cancelled request %s failed", call.request_id)
+                elif not job.done():
                     job.set_exception(exc)
                 continue
-            if not job.done():
+            if job.cancelled():
+                self._record_attempt_late(call, attempt)
+            elif not job.done():
                 job.set_result(attempt)
 
     @staticmethod
@@ -374,7 +386,10 @@ class Broker:
         if job.cancelled() or job.exception() is not None:
             logger.warning("an exchange of a cancelled request %s failed", call.request_id)
             return
-        attempt = job.result()
+        self._record_attempt_late(call, job.result())
+
+    def _record_attempt_late(self, call: Call, attempt: _Attempt) -> None:
+        """Record ``attempt`` for a caller that was cancelled (runs in the event loop)."""
         task = asyncio.ensure_future(self._record_async(call, attempt))
         self._late.add(task)
         task.add_done_callback(self._settled_late)

@@ -229,7 +229,8 @@ def _form(subject: str, scope: str = "sys:read") -> dict[str, list[str]]:
     }
 
 
-def test_an_exchange_cancelled_on_the_loop_is_still_audited(kit: Kit) -> None:
+@pytest.mark.parametrize("turns", [1, 2], ids=["before-signing", "after-signing"])
+def test_an_exchange_cancelled_on_the_loop_is_still_audited(kit: Kit, turns: int) -> None:
     subject = kit.mint("sys:read")
     creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
     broker = kit.node.broker
@@ -240,7 +241,11 @@ def test_an_exchange_cancelled_on_the_loop_is_still_audited(kit: Kit) -> None:
         task = asyncio.ensure_future(
             broker.exchange_async(Call("t-cancel", "anonymous"), _form(subject), creds, None)
         )
-        await asyncio.sleep(0)  # checked on the loop; its token waits for the signing
+        # One turn: checked on the loop, its token waiting to be signed; two: signed, its
+        # caller not yet resumed.
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
