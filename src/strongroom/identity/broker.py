@@ -341,6 +341,17 @@ class Broker:
         attempt: the signatures first, one after another, then the attempts. The attempt
         of a caller cancelled meanwhile is recorded all the same (`_record_attempt_late`)."""
         batch = self._to_sign.pop(loop, [])
+        try:
+            # Sealed since the checks ran: sign nothing; the callers get `SealedError` and
+            # no event, as an exchange reaching a sealed node does.
+            self._keyring()
+        except Exception as exc:
+            for call, _, job in batch:
+                if job.cancelled():
+                    logger.warning("an exchange of a cancelled request %s failed", call.request_id)
+                elif not job.done():
+                    job.set_exception(exc)
+            return
         results: list[Exchanged | Exception] = []
         for _, staged, _ in batch:
             try:

@@ -286,3 +286,24 @@ def test_exchanges_signed_together_each_get_their_own_token_and_event(kit: Kit) 
     assert sorted(e["outcome"] for e in events) == ["denied"] + ["success"] * 5
     jtis = {e["detail"]["jti"] for e in events if e["outcome"] == "success"}
     assert jtis == {claims_of(t)["jti"] for t in tokens}
+
+
+def test_an_exchange_staged_before_a_seal_is_not_signed_after_it(kit: Kit) -> None:
+    from strongroom.errors import SealedError
+
+    subject = kit.mint("sys:read")
+    creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
+    broker = kit.node.broker
+
+    async def stage_then_seal() -> None:
+        await broker.exchange_async(Call("t-warm", "anonymous"), _form(subject), creds, None)
+        task = asyncio.ensure_future(
+            broker.exchange_async(Call("t-seal", "anonymous"), _form(subject), creds, None)
+        )
+        await asyncio.sleep(0)  # checked on the loop; its token waits for the signing
+        kit.node.seal(Call("t-seal", "root"))
+        with pytest.raises(SealedError):
+            await task
+
+    asyncio.run(stage_then_seal())
+    assert [e["outcome"] for e in kit.events("oauth.token.exchange")] == ["success"]
