@@ -30,6 +30,7 @@ from strongroom.clock import SystemClock
 from strongroom.config import Settings, load_settings
 from strongroom.errors import InvalidRequestError, UnauthenticatedError
 from strongroom.identity import root_tokens
+from strongroom.identity import tokens as tokens_mod
 from strongroom.identity.tokens import MAX_TOKEN_CHARS, principal_of
 from strongroom.node import Call, Node
 
@@ -498,6 +499,33 @@ def test_oversized_token_is_refused(ready: Ready) -> None:
     ready.node.tokens.verify(fits)
     with pytest.raises(UnauthenticatedError):
         ready.node.tokens.verify("a" * 100_000 + ".b.c")
+
+
+def test_a_cached_token_gets_every_check_again_for_another_audience(ready: Ready) -> None:
+    tokens = ready.node.tokens
+    token = tokens.mint("alice", ["sys:read"], 60, client_id="root").access_token
+    tokens.verify(token)  # cached, its checks passed for Strongroom's own audience
+    assert tokens.cached(token) is not None
+    with pytest.raises(UnauthenticatedError):
+        tokens.verify_claims(token, audience="someone-else")
+    with pytest.raises(UnauthenticatedError):
+        tokens.cached_claims(token, audience="someone-else")
+    assert tokens.verify_claims(token)["sub"] == "alice"
+
+
+def test_a_full_cache_of_live_tokens_drops_the_oldest_and_keeps_the_newest(
+    ready: Ready, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens_mod, "VERIFIED_CACHE_SIZE", 8)
+    tokens = ready.node.tokens
+    minted = [tokens.mint("svc", [], 60, client_id="c").access_token for _ in range(30)]
+    for token in minted:
+        tokens.verify(token)
+        assert len(tokens._verified) <= 8
+    assert tokens.cached(minted[-1]) is not None
+    assert tokens.cached(minted[0]) is None
+    # Dropped from the cache is not refused: the next check verifies it afresh.
+    assert tokens.verify(minted[0]).subject == "svc"
 
 
 # --- time, with a clock the test moves ---------------------------------------------------

@@ -41,7 +41,7 @@ from strongroom.identity.subjects import (
     SubjectVerifiers,
     VerifiedSubject,
 )
-from strongroom.identity.tokens import MAX_LINEAGE, IssuedToken, TokenService
+from strongroom.identity.tokens import MAX_LINEAGE, IssuedToken, TokenService, UnsignedToken
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ISSUABLE_TYPES = frozenset({ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE})
@@ -111,6 +111,24 @@ class Exchanged:
 
     def __repr__(self) -> str:
         return f"Exchanged(jti={self.issued.jti!r}, parent={self.parent!r})"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An exchange that passed every check, up to its token's signature (`sign`)."""
+
+    token: UnsignedToken
+    token_type: str
+    subject: str
+    parent: str
+    actor: str | None
+
+    def sign(self) -> Exchanged:
+        """The exchange's outcome, its token signed."""
+        return Exchanged(self.token.sign(), self.token_type, self.subject, self.parent, self.actor)
+
+    def __repr__(self) -> str:
+        return f"Prepared(jti={self.token.jti!r}, parent={self.parent!r})"
 
 
 class TokenExchange:
@@ -231,6 +249,13 @@ class TokenExchange:
 
         Raises the `OAuthError` subclasses described in the module docstring.
         """
+        return self.prepare(form, client_id, jkt).sign()
+
+    def prepare(
+        self, form: Mapping[str, Sequence[str]], client_id: str, jkt: str | None
+    ) -> Prepared:
+        """`exchange` up to the signature: every check, the same errors, the token's
+        claims; `Prepared.sign` signs it."""
         for name, values in form.items():
             if len(values) > 1 and name not in REPEATABLE:
                 raise OAuthInvalidRequestError(f"the parameter {name} is repeated")
@@ -266,9 +291,11 @@ class TokenExchange:
             ttl = min(ttl, subject.expires_s - self._clock.now_us() // 1_000_000)
         if ttl < 1:
             raise OAuthInvalidRequestError("the subject token is about to expire")
-        issued = self._tokens.mint(subject.subject, granted, ttl, client_id=client_id, extra=extra)
-        return Exchanged(
-            issued,
+        token = self._tokens.prepare(
+            subject.subject, granted, ttl, client_id=client_id, extra=extra
+        )
+        return Prepared(
+            token,
             "DPoP" if jkt is not None else "Bearer",
             subject.subject,
             subject.lineage_id,

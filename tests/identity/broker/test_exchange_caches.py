@@ -7,7 +7,10 @@
   another replica within ``revocation_refresh_seconds``.
 - A tampered signed manifest grants nothing, even with a warm cache: its scopes never
   appear, and once the row is re-read the app gets no scope at all.
-- An exchange whose HTTP caller goes away still has its one audit event.
+- An exchange whose HTTP caller goes away still has its one audit event, also when it was
+  cancelled on the event loop while its token waited to be signed with the others.
+- Warm exchanges signed together on the loop each get their own token and event; a
+  refusal among them changes nothing for the others.
 """
 
 from __future__ import annotations
@@ -182,13 +185,13 @@ def test_warm_exchanges_run_on_the_loop_and_anything_needing_a_store_does_not(
 
     broker = kit.node.broker
     where: list[str] = []
-    attempt = broker._attempt
+    stage = broker._stage  # the checks, wherever they run (signing follows them there)
 
     def watched(*args: object, **kwargs: object) -> object:
         where.append("loop" if threading.current_thread() is threading.main_thread() else "thread")
-        return attempt(*args, **kwargs)  # type: ignore[arg-type]
+        return stage(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(broker, "_attempt", watched)
+    monkeypatch.setattr(broker, "_stage", watched)
     subject = kit.mint("sys:read")
     creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
 
@@ -215,3 +218,92 @@ def test_warm_exchanges_run_on_the_loop_and_anything_needing_a_store_does_not(
     assert where[4:] == ["thread"]
     outcomes = [e["outcome"] for e in kit.events("oauth.token.exchange")]
     assert outcomes == ["success", "success", "denied", "denied", "success"]
+
+
+def _form(subject: str, scope: str = "sys:read") -> dict[str, list[str]]:
+    return {
+        "grant_type": [GRANT],
+        "subject_token": [subject],
+        "subject_token_type": [AT],
+        "scope": [scope],
+    }
+
+
+@pytest.mark.parametrize("turns", [1, 2], ids=["before-signing", "after-signing"])
+def test_an_exchange_cancelled_on_the_loop_is_still_audited(kit: Kit, turns: int) -> None:
+    subject = kit.mint("sys:read")
+    creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
+    broker = kit.node.broker
+
+    async def warm_then_cancel() -> None:
+        await broker.exchange_async(Call("t-warm", "anonymous"), _form(subject), creds, None)
+        assert broker._in_memory(_form(subject), creds, None)
+        task = asyncio.ensure_future(
+            broker.exchange_async(Call("t-cancel", "anonymous"), _form(subject), creds, None)
+        )
+        # One turn: checked on the loop, its token waiting to be signed; two: signed, its
+        # caller not yet resumed.
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(500):
+            if len(kit.events("oauth.token.exchange")) == 2:
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(warm_then_cancel())
+    events = kit.events("oauth.token.exchange")
+    assert [e["outcome"] for e in events] == ["success", "success"]
+    assert events[0]["detail"]["jti"] != events[1]["detail"]["jti"]
+
+
+def test_exchanges_signed_together_each_get_their_own_token_and_event(kit: Kit) -> None:
+    subjects = [kit.mint("sys:read", subject=f"user-{i}") for i in range(5)]
+    creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
+    broker = kit.node.broker
+
+    async def together() -> list[object]:
+        await broker.exchange_async(Call("t-warm", "anonymous"), _form(subjects[0]), creds, None)
+        forms = [_form(s) for s in subjects] + [_form(subjects[1], scope="sys:write")]
+        return await asyncio.gather(
+            *(
+                broker.exchange_async(Call(f"t-{i}", "anonymous"), form, creds, None)
+                for i, form in enumerate(forms)
+            ),
+            return_exceptions=True,
+        )
+
+    done = asyncio.run(together())
+    assert isinstance(done[-1], StrongroomError)  # sys:write is not approved: refused
+    tokens = [d.issued.access_token for d in done[:-1]]  # type: ignore[attr-defined]
+    assert [claims_of(t)["sub"] for t in tokens] == [f"user-{i}" for i in range(5)]
+    for token in tokens:
+        assert kit.node.tokens.verify(token).scopes == {"sys:read"}
+    events = kit.events("oauth.token.exchange")[1:]  # after the warm-up's
+    assert sorted(e["outcome"] for e in events) == ["denied"] + ["success"] * 5
+    jtis = {e["detail"]["jti"] for e in events if e["outcome"] == "success"}
+    assert jtis == {claims_of(t)["jti"] for t in tokens}
+
+
+def test_an_exchange_staged_before_a_seal_is_not_signed_after_it(kit: Kit) -> None:
+    from strongroom.errors import SealedError
+
+    subject = kit.mint("sys:read")
+    creds = ClientCredentials(basic=("crm", kit.secrets["crm"]))
+    broker = kit.node.broker
+
+    async def stage_then_seal() -> None:
+        await broker.exchange_async(Call("t-warm", "anonymous"), _form(subject), creds, None)
+        task = asyncio.ensure_future(
+            broker.exchange_async(Call("t-seal", "anonymous"), _form(subject), creds, None)
+        )
+        await asyncio.sleep(0)  # checked on the loop; its token waits for the signing
+        kit.node.seal(Call("t-seal", "root"))
+        with pytest.raises(SealedError):
+            await task
+
+    asyncio.run(stage_then_seal())
+    assert [e["outcome"] for e in kit.events("oauth.token.exchange")] == ["success"]
