@@ -47,9 +47,11 @@ NOTES = [
     "(uvloop + httptools).",
     "Strongroom with N workers (docs/workers.md): N such processes, each with its own "
     "listening socket on the port (SO_REUSEPORT), under a supervisor that holds the seal and "
-    "is the one audit writer: a worker runs the keyed SELECT in its own read transaction and "
-    "sends the read's event to the supervisor over a socket pair; the answer leaves once the "
-    "supervisor has committed it (the events of every worker share its commits).",
+    "is the one audit writer: a worker's event loop runs the keyed SELECTs of one loop "
+    "iteration in one read-only transaction and sends their events to the supervisor as one "
+    "batch over the worker's event channel (a socket pair the loop itself reads and writes); "
+    "the answer leaves once the supervisor has committed it (the events of every worker share "
+    "its commits).",
     "OpenBao: dev mode (inmem storage) with a file audit device, which writes each entry to "
     "the file without fsync; every core (Go runtime).",
     "Durability ceiling: every Strongroom answer waits for a commit, so with c connections "
