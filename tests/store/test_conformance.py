@@ -439,6 +439,29 @@ def test_driver_reads_keep_nothing(db: Database) -> None:
     assert "no_such_table" not in str(caught.value)
 
 
+def test_a_held_connection_serves_many_transactions_and_is_replaced_when_broken(
+    db: Database,
+) -> None:
+    checkouts: list[object] = []
+    sa.event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
+    held = db.held_connection()
+    for n in range(3):
+        with db.driver_transaction(held=held) as transaction:
+            audit.append_values(transaction, [_values(_event(n=n))])
+    assert len(checkouts) == 1  # one connection for the three transactions
+    driver = held.take().driver_connection
+    assert driver is not None
+    driver.close()  # the connection dies under its holder
+    with pytest.raises(StoreError), db.driver_transaction(held=held) as transaction:
+        audit.append_values(transaction, [_values(_event(n=3))])
+    with db.driver_transaction(held=held) as transaction:  # a fresh one
+        audit.append_values(transaction, [_values(_event(n=3))])
+    assert len(checkouts) == 2
+    held.release()
+    with db.transaction(read_only=True) as session:
+        assert audit.size(session) == 4
+
+
 def test_driver_transaction_says_when_it_must_wait_for_the_write_lock(db: Database) -> None:
     calls: list[str] = []
     with db.driver_transaction(before_waiting=lambda: calls.append("free")):

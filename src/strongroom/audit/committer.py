@@ -150,6 +150,8 @@ class GroupCommitter:
         self.commits = 0
         # See `_commit`: on SQLite a batch's acknowledgement may wait for the next commit.
         self._overlap = database.backend == "sqlite"
+        # The writer thread's own connection for batches of events (see `_write`).
+        self._held = database.held_connection()
 
     @property
     def healthy(self) -> bool:
@@ -312,6 +314,8 @@ class GroupCommitter:
                 self._ready.notify()
         if thread is not None:
             thread.join(timeout=self._timeout)
+        if thread is None or not thread.is_alive():
+            self._held.release()
 
     def _take(self, item: object) -> tuple[list[_Item], _Owner] | None:
         """Claim ``item`` for writing (lock held): its live records, or None."""
@@ -437,7 +441,9 @@ class GroupCommitter:
         try:
             if not reads:
                 records = cast(list[AuditRecord], items)
-                with self._db.driver_transaction(before_waiting=before_commit) as transaction:
+                with self._db.driver_transaction(
+                    before_waiting=before_commit, held=self._held
+                ) as transaction:
                     indexes = log.append_many(transaction, records)
                     if before_commit is not None:
                         before_commit()

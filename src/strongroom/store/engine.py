@@ -118,6 +118,27 @@ class DriverTransaction:
 Reader: TypeAlias = Session | DriverTransaction
 
 
+class HeldConnection:
+    """One pooled driver connection that a single writer thread keeps between its
+    transactions (`Database.driver_transaction`): taking one from the pool and giving it
+    back cost more than a short batch's statements. Used by one thread only; `release`
+    gives it back (and one that failed is discarded by the transaction first)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: PoolProxiedConnection | None = None
+
+    def take(self) -> PoolProxiedConnection:
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        return self._connection
+
+    def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
 class Database:
     """An engine and its session factory; `transaction` is the unit of work."""
 
@@ -138,6 +159,10 @@ class Database:
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    def held_connection(self) -> HeldConnection:
+        """A connection for one writer thread to keep (`driver_transaction`)."""
+        return HeldConnection(self.engine)
 
     @contextmanager
     def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
@@ -199,7 +224,10 @@ class Database:
 
     @contextmanager
     def driver_transaction(
-        self, *, before_waiting: Callable[[], None] | None = None
+        self,
+        *,
+        before_waiting: Callable[[], None] | None = None,
+        held: HeldConnection | None = None,
     ) -> Iterator[DriverTransaction]:
         """A write transaction straight on a pooled driver connection, for hot paths.
 
@@ -210,6 +238,8 @@ class Database:
         statements go through the driver (the dialect's paramstyle, no type processing)
         and fire no engine events. A connection that cannot roll back is discarded.
         ``before_waiting`` is called first if the write lock is taken and must be waited for.
+        With ``held`` (one writer thread's), its connection is used and kept for the next
+        transaction instead of going back to the pool.
         """
         lock = self._write_lock
         if lock is not None and not lock.acquire(blocking=False):
@@ -219,7 +249,7 @@ class Database:
                 raise StoreError("the database is busy; retry")
         dialect = self.engine.dialect
         try:
-            connection = self.engine.raw_connection()
+            connection = self.engine.raw_connection() if held is None else held.take()
             try:
                 if dialect.name == "sqlite":
                     connection.cursor().execute("BEGIN IMMEDIATE")
@@ -230,9 +260,12 @@ class Database:
                     connection.rollback()
                 except Exception:
                     connection.invalidate()
+                    if held is not None:
+                        held.release()
                 raise
             finally:
-                connection.close()
+                if held is None:
+                    connection.close()
         except StrongroomError:
             raise
         except (DBAPIError, SQLAlchemyError, dialect.loaded_dbapi.Error) as exc:
