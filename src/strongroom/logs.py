@@ -20,6 +20,10 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+# Built once: `json.dumps` with any option builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 class JsonFormatter(logging.Formatter):
     """Render a record and its ``extra`` fields as one JSON object.
 
@@ -55,7 +59,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type only: messages of third-party errors may quote data.
             data["exception"] = record.exc_info[0].__name__
-        return json.dumps(data, default=str, separators=(",", ":"))
+        return _ENCODER.encode(data)
 
 
 def configure(level: str = "info") -> None:

@@ -14,7 +14,13 @@ import sqlalchemy as sa
 from strongroom.clock import SystemClock
 from strongroom.config import Settings, load_settings
 from strongroom.crypto import aead, shamir
-from strongroom.errors import ConflictError, DecryptionError, NotFoundError, StrongroomError
+from strongroom.errors import (
+    ConflictError,
+    DecryptionError,
+    NotFoundError,
+    SealedError,
+    StrongroomError,
+)
 from strongroom.kms import shares as share_codec
 from strongroom.kms.keyring import PURPOSES, KeyInfo, Keyring, KeyVersion
 from strongroom.node import Call, Node
@@ -463,3 +469,19 @@ def test_system_clock_stamps_created_time(shared: Opened) -> None:
     now = SystemClock().now_us()
     for info in shared.node.keyring().describe():
         assert now - 3_600_000_000 < info.created_us <= now
+
+
+def test_a_keyrings_generation_changes_with_each_load_and_wipe(opened: Opened) -> None:
+    """Caches of what the versions give (the token service's keys) check the generation."""
+    first = fresh_keyring(opened.node.db, opened.root_key)
+    second = fresh_keyring(opened.node.db, opened.root_key)
+    assert first.generation != second.generation  # never shared by two keyrings
+    before = first.generation
+    with opened.node.db.transaction() as session:
+        first.load(session)
+    loaded = first.generation
+    assert loaded != before
+    first.wipe()
+    assert first.generation not in (before, loaded)
+    with pytest.raises(SealedError):
+        first.versions("token-signing")

@@ -201,10 +201,10 @@ class TokenService:
 
     def _keys(self) -> tuple[dict[str, _SigningKey], dict[int, str]]:
         keyring = self._keyring_source()
-        versions = keyring.versions(PURPOSE)
-        marker = hash((id(keyring), tuple(v.version for v in versions)))
+        marker = keyring.generation  # a load or a wipe changes it
         if marker == self._cache_owner:
             return self._by_kid, self._kid_by_version
+        versions = keyring.versions(PURPOSE)  # SealedError once wiped
         with self._lock:
             if marker != self._cache_owner:
                 by_kid: dict[str, _SigningKey] = {}

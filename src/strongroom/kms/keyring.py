@@ -11,6 +11,7 @@ edited in the database to claim another purpose or version fails to open.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -71,6 +72,10 @@ PURPOSES: Mapping[str, Purpose] = {
 }
 
 
+#: Keyring generations (`Keyring.generation`), unique within the process.
+_GENERATIONS = itertools.count(1)
+
+
 def purpose(name: str) -> Purpose:
     """Look a purpose up by name; `NotFoundError` names the known ones."""
     try:
@@ -120,6 +125,13 @@ class Keyring:
         self._fingerprint: tuple[int, int] = (0, 0)
         self._lock = threading.Lock()
         self._wiped = False
+        self._generation = next(_GENERATIONS)
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the versions held change (a load, a wipe); never the same for
+        two keyrings of one process. Caches of what the versions give check it."""
+        return self._generation
 
     def handover(self) -> bytes:
         """The key this keyring unwraps its versions with, for another process of the
@@ -150,6 +162,7 @@ class Keyring:
             self._keys = {}
             self._wrap_key = b""
             self._wiped = True
+            self._generation = next(_GENERATIONS)
 
     def _check_open(self) -> None:
         if self._wiped:
@@ -176,6 +189,7 @@ class Keyring:
         with self._lock:
             self._keys = loaded
             self._fingerprint = repo.fingerprint(session)
+            self._generation = next(_GENERATIONS)
 
     def refresh_if_changed(self, session: Session) -> bool:
         """Reload when another replica has added versions; True if anything changed."""
