@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from json import encoder as json_encoder
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import Ready
 
-from strongroom.audit import events
+from strongroom.audit import events, identifiers
 from strongroom.audit.events import AuditRecord
+from strongroom.call import Call
 from strongroom.clock import rfc3339
 from strongroom.crypto.canonical import canonical_json
+from strongroom.errors import SealedError
 
 _text = st.text(
     st.characters(blacklist_categories=("Cs",)) | st.sampled_from(["\x7f", "\x00", '"', "\\"]),
@@ -103,3 +107,17 @@ def test_bounded_text_is_clean_and_fits(text: str) -> None:
         out.encode("utf-8")  # no unpaired surrogates left
         if len(text) <= limit and text.isascii() and text.isprintable():
             assert out == text
+
+
+def test_a_hidden_identifier_follows_the_audit_key_in_use(ready: Ready) -> None:
+    node = ready.node
+    one = identifiers.hide(node.keyring(), "alice@example.test")
+    assert identifiers.hide(node.keyring(), "alice@example.test") == one  # from the cache
+    node.rotate_key(Call("t-rotate", "root"), identifiers.PURPOSE)
+    rotated = identifiers.hide(node.keyring(), "alice@example.test")
+    assert rotated != one  # a new audit key: a new HMAC
+    assert identifiers.candidates(node.keyring(), "alice@example.test") == [rotated, one]
+    keyring = node.keyring()
+    node.seal(Call("t-seal", "root"))
+    with pytest.raises(SealedError):
+        identifiers.hide(keyring, "alice@example.test")  # never from the cache once sealed

@@ -32,7 +32,9 @@ NodeDep = Annotated[Node, Depends(_node)]
 
 
 def _request_id(request: Request) -> str:
-    return str(getattr(request.state, "request_id", "") or "")
+    # Read from the scope's state (what `request.state` wraps) without building the wrapper.
+    state = request.scope.get("state")
+    return str(state.get("request_id", "") or "") if isinstance(state, dict) else ""
 
 
 def anonymous_call(request: Request) -> Call:

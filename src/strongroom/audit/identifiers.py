@@ -21,9 +21,23 @@ def _digest(key: bytes, value: str) -> str:
     return PREFIX + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+#: HMACs already computed, by keyring generation and value: every request of a caller
+#: names it the same way, and an HMAC costs more than the rest of naming it. Bounded;
+#: a keyring that loads new versions (a rotated audit key) has a new generation.
+_HIDDEN: dict[tuple[int, str], str] = {}
+_HIDDEN_MAX = 8192
+
+
 def hide(keyring: Keyring, value: str) -> str:
     """The HMAC of ``value`` under the current audit key, as events record it."""
-    return _digest(keyring.current(PURPOSE).material, value)
+    key = (keyring.generation, value)
+    found = _HIDDEN.get(key)
+    if found is None:
+        found = _digest(keyring.current(PURPOSE).material, value)  # SealedError once wiped
+        if len(_HIDDEN) >= _HIDDEN_MAX:
+            _HIDDEN.clear()
+        _HIDDEN[key] = found
+    return found
 
 
 def candidates(keyring: Keyring, value: str) -> list[str]:
