@@ -101,3 +101,17 @@ def test_revocations_cross_and_bad_ones_are_refused() -> None:
     for bad in ({"ids": "j1"}, {"ids": [1]}, {"ids": [], "epoch": ["user", "bob"]}):
         with pytest.raises(WireError):
             wire.revocation_in(bad)
+
+
+def test_take_gives_whole_messages_and_leaves_the_rest() -> None:
+    first, second = wire.frame({"id": 1}), wire.frame({"id": 2, "events": [[1, "r"]]})
+    inbox = bytearray(first + second[:5])
+    assert list(wire.take(inbox)) == [{"id": 1}]
+    assert bytes(inbox) == second[:5]  # a partial message waits for the rest
+    inbox += second[5:]
+    assert list(wire.take(inbox)) == [{"id": 2, "events": [[1, "r"]]}]
+    assert inbox == bytearray()
+    with pytest.raises(WireError):
+        list(wire.take(bytearray(b"\xff\xff\xff\xff")))  # over the size limit
+    with pytest.raises(WireError):
+        list(wire.take(bytearray(b"\x00\x00\x00\x02[]")))  # not an object

@@ -113,12 +113,7 @@ class EventChannel:
             return
         self._inbox += chunk
         try:
-            while len(self._inbox) >= 4:
-                size = wire.length(bytes(self._inbox[:4]))
-                if len(self._inbox) < 4 + size:
-                    break
-                message = wire.parse(bytes(self._inbox[4 : 4 + size]))
-                del self._inbox[: 4 + size]
+            for message in wire.take(self._inbox):
                 self._answered(message)
         except WireError as exc:
             log.error("the supervisor's event answers are unreadable: %s", exc.detail)

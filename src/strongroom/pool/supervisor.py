@@ -81,12 +81,7 @@ class _EventChannel(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._inbox += data
         try:
-            while len(self._inbox) >= 4:
-                size = wire.length(bytes(self._inbox[:4]))
-                if len(self._inbox) < 4 + size:
-                    return
-                message = wire.parse(bytes(self._inbox[4 : 4 + size]))
-                del self._inbox[: 4 + size]
+            for message in wire.take(self._inbox):
                 self._on_batch(message)
         except WireError as exc:
             self._inbox.clear()

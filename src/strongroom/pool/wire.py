@@ -13,7 +13,7 @@ import base64
 import json
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from strongroom import errors
@@ -54,6 +54,18 @@ def parse(body: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise WireError("unreadable message")
     return message
+
+
+def take(inbox: bytearray) -> Iterator[dict[str, Any]]:
+    """The whole messages at the start of ``inbox`` (bytes as they arrived, for readers
+    that do not block), each removed from it as it is given; `WireError` if one is bad."""
+    while len(inbox) >= _HEADER.size:
+        end = _HEADER.size + length(bytes(inbox[: _HEADER.size]))
+        if len(inbox) < end:
+            return
+        message = parse(bytes(inbox[_HEADER.size : end]))
+        del inbox[:end]
+        yield message
 
 
 def recv(sock: socket.socket) -> dict[str, Any] | None:
