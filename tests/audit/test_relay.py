@@ -281,3 +281,35 @@ def test_on_the_loop_a_closed_committer_refuses_before_anything_is_sent(db: Data
     asyncio.run(main())
     sink.committer.close()
     assert loop_sink.sent == 0 and _stored(db) == []
+
+
+def test_on_the_loop_a_store_that_cannot_begin_fails_the_reads_and_not_the_events(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = Sink(db)
+    relayed = RelayedCommitter(db, sink, loop_sink=LoopSink(sink))
+    recorder = Recorder(db, SystemClock(), relayed)
+
+    def unavailable() -> object:
+        raise OperationalError("BEGIN", None, Exception("unable to open database file"))
+
+    monkeypatch.setattr(db, "driver_reads", unavailable)
+
+    async def event(rid: str) -> int:
+        return await relayed.append_async(AuditRecord(1, rid, "a", "t.event", "x", "success"))
+
+    async def main() -> list[object]:
+        waiters = [
+            event("e0"),
+            recorder.point_read_async("r1", "a", "t.read", "x", _size),
+            event("e2"),
+            recorder.point_read_async("r3", "a", "t.read", "x", _size),
+        ]
+        return list(await asyncio.gather(*waiters, return_exceptions=True))
+
+    e0, r1, e2, r3 = asyncio.run(main())
+    relayed.close()
+    sink.committer.close()
+    assert isinstance(r1, AuditError) and isinstance(r3, AuditError)
+    assert (e0, e2) == (0, 1)  # the plain events still went out, in one batch
+    assert [s[0] for s in _stored(db)] == ["e0", "e2"]

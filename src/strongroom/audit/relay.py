@@ -135,8 +135,16 @@ class RelayedCommitter(GroupCommitter):
                             records.append(record)
                         position += 1
             except Exception:
-                failed[position] = AuditError()
-                position += 1
+                # The read at ``position`` failed (or the transaction could not even
+                # begin: then a plain event there still goes out). A failure once every
+                # item is done (closing the transaction) changes nothing that was read.
+                if position < len(items):
+                    item = items[position]
+                    if isinstance(item, AuditRecord):
+                        records.append(item)
+                    else:
+                        failed[position] = AuditError()
+                    position += 1
         return records, values, failed
 
     def _answered(
