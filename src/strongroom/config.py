@@ -28,11 +28,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from strongroom.defaults import DEFAULT_ADDR
 from strongroom.errors import ConfigError
 
 #: The longest an access token may ever live, whatever the configuration says (15 min).
 TOKEN_TTL_HARD_CEILING = 900
-DEFAULT_ADDR = "127.0.0.1:8210"
 #: Scope entitlements of the roles groups map to (patterns: a trailing * is a prefix).
 #: What each role may hold (a trailing * matches any suffix). Humans never hold
 #: ``secrets:read:`` through a role of their own but app-user, whose tokens an app's runtime

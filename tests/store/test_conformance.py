@@ -38,6 +38,13 @@ def _head() -> str:
 
 HEAD = _head()
 
+
+def test_the_head_constant_names_the_newest_script() -> None:
+    # `migrate.upgrade` skips Alembic for a store at `migrate.HEAD`: a new script that
+    # forgot to raise it would never be applied.
+    assert migrate.HEAD == HEAD
+
+
 # Every table the models declare (each area appends its own): migrations make exactly these.
 TABLES = set(Base.metadata.tables)
 

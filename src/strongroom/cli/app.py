@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -12,10 +12,13 @@ from rich.table import Table
 
 from strongroom.cli.client import DEFAULT, AddrOption, Client, CliError, JsonOption, TokenOption
 from strongroom.cli.output import console, emit_json
-from strongroom.crypto import dsse
 from strongroom.errors import EnvelopeError
-from strongroom.governance import policy, preflight, signing
-from strongroom.governance.manifest import ManifestError
+
+if TYPE_CHECKING:
+    from strongroom.governance.manifest import ManifestError
+
+# The governance modules (YAML, JSON Schema, the keyring) are imported by the commands that
+# use them: every other command starts without them.
 
 app = typer.Typer(help="App manifests: init, check, submit, status, verify.", no_args_is_help=True)
 MANIFEST = "strongroom.yaml"
@@ -88,6 +91,8 @@ def _manifest_text(path: Path) -> tuple[str, Path]:
 
 
 def _findings(path: Path, findings_file: Path | None) -> list[dict[str, Any]]:
+    from strongroom.governance import preflight
+
     if findings_file is None:
         root = path if path.is_dir() else path.parent
         return preflight.scan(root)
@@ -140,6 +145,9 @@ def check(
     json_out: JsonOption = False,
 ) -> None:
     """Scan the app and run the policy locally (no server). Exit 1 if it would be denied."""
+    from strongroom.governance import policy, preflight
+    from strongroom.governance.manifest import ManifestError
+
     text, file = _manifest_text(path)
     found = _findings(path, findings)
     bundle = policy.load_bundle(policy.default_directories(policy_dir or []))
@@ -255,6 +263,9 @@ def verify(
     json_out: JsonOption = False,
 ) -> None:
     """Check a signed manifest offline against a public key. Exit 1 if it does not verify."""
+    from strongroom.crypto import dsse
+    from strongroom.governance import signing
+
     try:
         envelope = dsse.Envelope.from_bytes(file.read_bytes())
         public = signing.load_public_key(key.read_bytes())

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from strongroom.config import DEFAULT_ADDR
+from strongroom.defaults import DEFAULT_ADDR
 
 
 class CliError(Exception):

@@ -11,8 +11,6 @@ from typing import Annotated
 
 import typer
 
-from strongroom.config import load_settings
-
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file.", show_default=False)
 ]
@@ -37,8 +35,10 @@ DataDir = Annotated[
 
 def server(config: ConfigOption = None, addr: ServeAddr = None, workers: Workers = None) -> None:
     """Run a Strongroom server. It starts sealed: unseal it with `strongroom operator unseal`."""
-    settings = load_settings(config, addr=addr, workers=workers)
     from strongroom.cli.runner import run_server
+    from strongroom.config import load_settings
+
+    settings = load_settings(config, addr=addr, workers=workers)
 
     run_server(settings)
 
@@ -50,7 +50,9 @@ def dev(
     workers: Workers = None,
 ) -> None:
     """Run a self-unsealing dev server on SQLite. Never for real data."""
-    settings = load_settings(config, dev=True, addr=addr, data_dir=data_dir, workers=workers)
     from strongroom.cli.runner import run_dev
+    from strongroom.config import load_settings
+
+    settings = load_settings(config, dev=True, addr=addr, data_dir=data_dir, workers=workers)
 
     run_dev(settings)

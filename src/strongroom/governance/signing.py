@@ -18,7 +18,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -30,7 +30,9 @@ from cryptography.hazmat.primitives.serialization import (
 from strongroom.crypto import dsse
 from strongroom.crypto.canonical import canonical_json
 from strongroom.errors import EnvelopeError
-from strongroom.kms.keyring import Keyring
+
+if TYPE_CHECKING:  # the keyring (and the store under it) only for annotations
+    from strongroom.kms.keyring import Keyring
 
 PURPOSE = "manifest-signing"
 STATEMENT_TYPE = "strongroom.approved-manifest/v1"

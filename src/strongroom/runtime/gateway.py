@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -45,11 +46,13 @@ from strongroom.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from strongroom.runtime import postgres
 from strongroom.runtime.egress import EgressPolicy
 from strongroom.runtime.pgdsn import parse_dsn
 from strongroom.secrets.backend import SecretBackend
 from strongroom.secrets.names import SecretRef, parse_ref
+
+if TYPE_CHECKING:  # psycopg is imported by the first query, not by every server start
+    from strongroom.runtime import postgres
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 REDACTED = b"[REDACTED]"
@@ -280,6 +283,8 @@ class Gateway:
     def query(self, call: Call, name: str, statement: postgres.Statement) -> QueryResponse:
         """Run ``statement`` through postgres connector ``name``; one audit event, whatever
         happens, naming the statement's kind and SHA-256 (not its parameters)."""
+        from strongroom.runtime import postgres  # noqa: PLC0415 - psycopg on first use
+
         with self._recorder.action(
             call.request_id, call.actor, "connectors.query", f"connectors/{name}", writes=False
         ) as tx:

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import psycopg.conninfo
-
 from strongroom.errors import UpstreamError
 
 REDACTED = "[REDACTED]"
@@ -70,6 +68,8 @@ class Dsn:
 
 def parse_dsn(text: str) -> Dsn:
     """Check ``text`` as a single-host PostgreSQL DSN with a password; `UpstreamError` if not."""
+    import psycopg.conninfo  # noqa: PLC0415 - most servers never parse a DSN
+
     bad = "the connector's secret is not a usable PostgreSQL DSN"
     try:
         params = psycopg.conninfo.conninfo_to_dict(text)

@@ -22,7 +22,6 @@ from strongroom.errors import InvalidRequestError
 from strongroom.identity.principal import Principal
 from strongroom.identity.scopes import CONNECTORS_CALL
 from strongroom.runtime.gateway import OutgoingRequest
-from strongroom.runtime.postgres import Statement
 
 router = APIRouter(prefix="/v1/connectors", tags=["connectors"])
 
@@ -112,6 +111,8 @@ def connector_query(
     principal: Annotated[Principal, Depends(_caller)],
 ) -> ConnectorQueryOut:
     """Run one SQL statement through a postgres connector, whose secret is the DSN."""
+    from strongroom.runtime.postgres import Statement  # noqa: PLC0415 - psycopg on first use
+
     answer = node.gateway.query(call_of(request, principal), name, Statement(body.sql, body.params))
     result = answer.result
     return ConnectorQueryOut(
