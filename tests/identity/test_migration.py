@@ -18,8 +18,8 @@ IDENTITY = {
 }
 
 
-def test_migration_matches_the_models(database_url: str) -> None:
-    database = Database.from_url(database_url)
+def test_migration_matches_the_models(empty_database_url: str) -> None:
+    database = Database.from_url(empty_database_url)
     try:
         migrate.upgrade(database.engine)
         with database.engine.connect() as conn:

@@ -81,8 +81,8 @@ def _count(db: Database, table: str) -> int:
 # --- migrations -------------------------------------------------------------------------
 
 
-def test_migrations_apply_and_reapply(database_url: str) -> None:
-    database = Database.from_url(database_url)
+def test_migrations_apply_and_reapply(empty_database_url: str) -> None:
+    database = Database.from_url(empty_database_url)
     try:
         assert migrate.current_revision(database.engine) is None
         migrate.upgrade(database.engine)
@@ -104,8 +104,8 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
         database.dispose()
 
 
-def test_migrations_from_two_connections_at_once(database_url: str) -> None:
-    databases = [Database.from_url(database_url) for _ in range(3)]
+def test_migrations_from_two_connections_at_once(empty_database_url: str) -> None:
+    databases = [Database.from_url(empty_database_url) for _ in range(3)]
     errors: list[BaseException] = []
 
     def run(database: Database) -> None:

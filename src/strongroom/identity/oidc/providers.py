@@ -197,11 +197,17 @@ class ProviderRegistry:
     """The configured providers by name, sharing one HTTP client."""
 
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
-        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
-        self._providers = {
-            p.name: Provider(p, self._http, allow_http=settings.dev)
-            for p in settings.oidc_providers
-        }
+        # A client (and its TLS context, which loads the CA bundle) only when there is a
+        # provider to reach.
+        self._http = http
+        self._providers: dict[str, Provider] = {}
+        if settings.oidc_providers:
+            client = http or httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
+            self._http = client
+            self._providers = {
+                p.name: Provider(p, client, allow_http=settings.dev)
+                for p in settings.oidc_providers
+            }
 
     def get(self, name: str) -> Provider:
         """The provider named ``name``; `NotFoundError` if none is configured."""
@@ -214,4 +220,5 @@ class ProviderRegistry:
         return list(self._providers.values())
 
     def close(self) -> None:
-        self._http.close()
+        if self._http is not None:
+            self._http.close()
