@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
+import subprocess
 import sys
 
 import pytest
@@ -43,3 +46,92 @@ def test_an_exception_is_named_never_quoted() -> None:
     text = formatter.format(record)
     assert json.loads(text)["exception"] == "ValueError"
     assert "CANARY" not in text
+
+
+class Flushes(io.StringIO):
+    """A stream that records what had been written at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def _handler() -> tuple[logging.Logger, Flushes]:
+    stream = Flushes()
+    handler = logs.IterationHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(f"strongroom.test.{id(stream)}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, stream
+
+
+def test_info_lines_on_a_loop_leave_together_once_the_iteration_is_over() -> None:
+    logger, stream = _handler()
+
+    async def main() -> None:
+        logger.info("one")
+        logger.info("two")
+        assert stream.flushed == []  # written to the buffer, not yet flushed
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert stream.flushed == ["one\ntwo\n"]
+        logger.info("three")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert stream.flushed == ["one\ntwo\n", "one\ntwo\nthree\n"]
+
+
+def test_warnings_and_lines_off_a_loop_leave_at_once_after_what_waits() -> None:
+    logger, stream = _handler()
+    logger.info("off a loop")
+    assert stream.flushed == ["off a loop\n"]
+
+    async def main() -> None:
+        logger.info("waiting")
+        logger.warning("now")
+        assert stream.flushed[-1] == "off a loop\nwaiting\nnow\n"
+
+    asyncio.run(main())
+
+
+def test_a_loop_that_stops_before_its_flush_leaves_later_lines_unbatched_not_lost() -> None:
+    logger, stream = _handler()
+    stranded = asyncio.new_event_loop()
+    asyncio.events._set_running_loop(stranded)  # as if logging from inside its iteration
+    try:
+        logger.info("stranded")
+    finally:
+        asyncio.events._set_running_loop(None)
+    stranded.close()  # its flush never runs
+    assert stream.flushed == []
+
+    async def on_another_loop() -> None:
+        logger.info("later")
+        # The stranded loop still holds the flush: this line is written at once.
+        assert stream.flushed[-1] == "stranded\nlater\n"
+
+    asyncio.run(on_another_loop())
+
+
+def test_a_server_process_writes_its_lines_to_stderr_by_exit() -> None:
+    code = (
+        "import asyncio, logging; from strongroom import logs; logs.configure('info');"
+        "log = logging.getLogger('strongroom.http')\n"
+        "async def main():\n    log.info('on the loop', extra={'n': 1})\n"
+        "asyncio.run(main()); log.info('off the loop')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["msg"], line.get("n")) for line in lines] == [
+        ("on the loop", 1),
+        ("off the loop", None),
+    ]

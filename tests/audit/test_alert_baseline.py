@@ -184,3 +184,21 @@ def test_bad_baseline_settings_are_refused(
     rule = {"name": "d", "actions": ["tokens.detokenize"], "baseline": baseline, **extra}
     with pytest.raises(ConfigError, match=message):
         load_settings(alert_rules=[rule])
+
+
+def test_observe_remembers_candidate_rules_per_action_but_checks_each_events_detail() -> None:
+    # `observe` works out once which rules an (action, outcome) pair can meet; the detail
+    # ("sealed": false) still decides per event, and an event no rule meets is dropped.
+    engine = alerts.AlertEngine(alerts.DEFAULT_RULES, alerts.Sinks(), None, StepClock())
+    delivered: list[alerts.Alert] = []
+    engine.delivered = delivered.append
+
+    def unseal(sealed: bool) -> AuditRecord:
+        detail = {"sealed": sealed}
+        return AuditRecord(T0, "req", "op", "sys.unseal", "sys/unseal", "success", detail)
+
+    read = AuditRecord(T0, "req", "app", "secrets.read", "secrets/a/b", "success", {})
+    for record in (unseal(True), read, unseal(False), read, unseal(True), unseal(False)):
+        engine.observe(record)
+    engine.close()
+    assert [a.rule for a in delivered] == ["unsealed", "unsealed"]

@@ -46,6 +46,8 @@ from strongroom.store.repositories import audit as repo
 log = logging.getLogger("strongroom.alerts")
 Severity = Literal["low", "medium", "high", "critical"]
 _STOP = object()
+#: How many (action, outcome) pairs `AlertEngine.observe` remembers the candidate rules of.
+MAX_CANDIDATE_KEYS = 4096
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,15 @@ class Rule:
         object.__setattr__(self, "_action", re.compile(pattern).match)
 
     def matches(self, record: AuditRecord) -> bool:
-        if self.outcome is not None and record.outcome != self.outcome:
+        return self.may_match(record.action, record.outcome) and self.details_match(record)
+
+    def may_match(self, action: str, outcome: str) -> bool:
+        """Whether an event with ``action`` and ``outcome`` can match (its detail aside)."""
+        if self.outcome is not None and outcome != self.outcome:
             return False
-        if self.__dict__["_action"](record.action) is None:
-            return False
+        return self.__dict__["_action"](action) is not None
+
+    def details_match(self, record: AuditRecord) -> bool:
         return all(record.detail.get(k) == v for k, v in self.detail)
 
 
@@ -204,6 +211,9 @@ class AlertEngine:
         windows: Windows | None = None,
     ) -> None:
         self._rules = list(rules)
+        # The rules an (action, outcome) pair can meet, worked out once per pair: every
+        # event is offered to the rules, and most (reads) meet none.
+        self._candidates: dict[tuple[str, str], tuple[Rule, ...]] = {}
         self._sinks = sinks
         self._db = database
         self._clock = clock
@@ -236,7 +246,14 @@ class AlertEngine:
         happen on the engine's threads.
         """
         try:
-            if not any(rule.matches(record) for rule in self._rules):
+            key = (record.action, record.outcome)
+            candidates = self._candidates.get(key)
+            if candidates is None:
+                candidates = tuple(r for r in self._rules if r.may_match(*key))
+                if len(self._candidates) >= MAX_CANDIDATE_KEYS:
+                    self._candidates.clear()  # actions are a fixed set: never in practice
+                self._candidates[key] = candidates
+            if not any(rule.details_match(record) for rule in candidates):
                 return
             self._start()
             self._inbox.put_nowait(record)
