@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from strongroom.call import Call
+from strongroom.coalescing import CoalescingTransport
 from strongroom.config import Settings
 from strongroom.errors import AuditError, StrongroomError
 from strongroom.node import Node
@@ -61,7 +62,8 @@ class _EventChannel(asyncio.Protocol):
     """The supervisor's end of a worker's event channel (`strongroom.pool.events`).
 
     Frames are parsed as they arrive and each batch is queued for the group commit at
-    once (no task per batch); answers written in one loop iteration leave together.
+    once (no task per batch); answers written in one loop iteration leave together
+    (`CoalescingTransport`).
     """
 
     def __init__(
@@ -72,11 +74,11 @@ class _EventChannel(asyncio.Protocol):
         self._on_batch = on_batch
         self._on_broken = on_broken
         self._inbox = bytearray()
-        self._outbox: list[bytes] = []
-        self.transport: asyncio.Transport | None = None
+        self.transport: CoalescingTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        raw: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport = CoalescingTransport(raw, asyncio.get_running_loop())
 
     def data_received(self, data: bytes) -> None:
         self._inbox += data
@@ -88,14 +90,8 @@ class _EventChannel(asyncio.Protocol):
             self._on_broken(exc)
 
     def answer(self, message: dict[str, Any]) -> None:
-        if not self._outbox:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._outbox.append(wire.frame(message))
-
-    def _flush(self) -> None:
-        data, self._outbox = b"".join(self._outbox), []
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        if self.transport is not None:
+            self.transport.write(wire.frame(message))
 
     def close(self) -> None:
         if self.transport is not None:
