@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -135,3 +136,88 @@ def test_a_server_process_writes_its_lines_to_stderr_by_exit() -> None:
         ("on the loop", 1),
         ("off the loop", None),
     ]
+
+
+ACCESS_FIELDS = [
+    ("abc123", "GET", "/v1/apps/{app}/secrets/{name}/value", 200, 1.25, "token:ab"),
+    ("r", "POST", "unmatched", 503, 0.0, None),
+    ("r", "GET", "/x", 401, 12.0, 'quo"te\\ back\nline \u00e9\u2028 \x00'),
+    ("r", "OTHER", "/x", 500, 3.5, 42),
+]
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Flushes]:
+    """`configure`'s arrangement on a stream of the test's: one JSON handler on the root."""
+    stream = Flushes()
+    handler = logs.IterationHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [handler])
+    monkeypatch.setattr(logs, "_installed", [handler])
+    level = root.level
+    root.setLevel(logging.INFO)  # setLevel, not setattr: it clears the loggers' caches
+    try:
+        yield stream
+    finally:
+        root.setLevel(level)
+
+
+def _without_time(line: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in line.items() if k != "time"}
+
+
+@pytest.mark.parametrize("fields", ACCESS_FIELDS)
+def test_an_access_line_written_directly_is_the_line_logging_writes(
+    installed: Flushes, fields: tuple[str, str, str, int, float, object]
+) -> None:
+    request_id, method, route, status, duration, actor = fields
+    logs.access(request_id, method, route, status, duration, actor)
+    direct = installed.getvalue()
+    record = logging.makeLogRecord(
+        {"name": "strongroom.http", "levelno": logging.INFO, "levelname": "INFO", "msg": "request"}
+    )
+    record.__dict__.update(
+        {
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": duration,
+            "actor": actor,
+        }
+    )
+    through_logging = logs.JsonFormatter().format(record)
+    assert direct.endswith("\n") and direct.count("\n") == 1
+    # Byte for byte, after the timestamp: same keys, same order, same escapes.
+    assert direct.split(",", 1)[1] == through_logging.split(",", 1)[1] + "\n"
+    parsed = json.loads(direct)
+    assert _without_time(parsed) == _without_time(json.loads(through_logging))
+    assert parsed["time"].endswith("Z") and parsed["actor"] == actor
+
+
+def test_an_access_line_goes_through_logging_when_another_handler_listens(
+    installed: Flushes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="strongroom.http"):
+        logs.access("rid-1", "GET", "/x", 200, 1.0, None)
+    [record] = [r for r in caplog.records if r.name == "strongroom.http"]
+    assert (record.getMessage(), record.__dict__["request_id"]) == ("request", "rid-1")
+    assert json.loads(installed.getvalue())["request_id"] == "rid-1"  # and still written
+
+
+def test_no_access_line_below_the_configured_level(installed: Flushes) -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    logs.access("rid-2", "GET", "/x", 200, 1.0, None)
+    assert installed.getvalue() == ""
+
+
+def test_an_access_line_on_a_loop_leaves_with_the_iteration(installed: Flushes) -> None:
+    async def main() -> None:
+        logs.access("rid-3", "GET", "/x", 200, 1.0, None)
+        assert installed.flushed == []
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert len(installed.flushed) == 1
+
+    asyncio.run(main())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from strongroom import logs
 from strongroom.api.metrics import Metrics, method_label
 from strongroom.api.problems import MEDIA_TYPE
 from strongroom.errors import (
@@ -27,7 +27,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-log = logging.getLogger("strongroom.http")
 
 SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
@@ -111,16 +110,13 @@ class EdgeMiddleware:
             # Labels stay bounded: the route template (never the raw path) and the method
             # folded to the standard set, so invented methods all count as "OTHER".
             self.metrics.observe(method_label(scope["method"]), template, status, elapsed)
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "actor": scope["state"].get("actor"),
-                },
+            logs.access(
+                request_id,
+                scope["method"],
+                template,
+                status,
+                round(elapsed * 1000, 3),
+                scope["state"].get("actor"),
             )
 
 
