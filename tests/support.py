@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
+from strongroom.api.serving import uvicorn_config
+from strongroom.config import Settings
 from strongroom.node import Node
 
 
@@ -29,3 +38,27 @@ class Ready:
         )
         assert resp.status_code == 200, resp.text
         return str(resp.json()["access_token"])
+
+
+@contextlib.contextmanager
+def uvicorn_on_loopback(app: Any, settings: Settings) -> Iterator[int]:
+    """``app`` served by uvicorn as Strongroom's servers run it (`uvicorn_config`), in a
+    thread, on a free loopback port (yielded); stopped at exit."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    config = uvicorn_config(app, settings)
+    config.lifespan = "off"
+    server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=lambda: loop.run_until_complete(server.serve(sockets=[listener])), daemon=True
+    )
+    thread.start()
+    try:
+        while not server.started:
+            thread.join(0.02)
+        yield listener.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        loop.close()
+        listener.close()

@@ -221,3 +221,12 @@ def test_an_access_line_on_a_loop_leaves_with_the_iteration(installed: Flushes) 
         assert len(installed.flushed) == 1
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -7, 10**20, True, None, 0.0, -0.0, 1.25, 1e-05, 1e16, 123456.789, float("nan"),
+     float("inf"), "", "é\u2028\x00\"", ["x"], {"a": 1}],
+)  # fmt: skip
+def test_access_values_are_encoded_as_the_json_encoder_encodes_them(value: object) -> None:
+    assert logs._json(value) == logs._ENCODER.encode(value)

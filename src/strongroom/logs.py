@@ -16,6 +16,7 @@ import asyncio
 import io
 import json
 import logging
+import math
 import sys
 import time
 from json.encoder import encode_basestring_ascii
@@ -143,8 +144,12 @@ def _direct() -> IterationHandler | None:
 
 
 def _json(value: object) -> str:
-    if type(value) is str:
+    if isinstance(value, str) and type(value) is str:
         return encode_basestring_ascii(value)
+    if type(value) is int or (
+        isinstance(value, float) and type(value) is float and math.isfinite(value)
+    ):
+        return repr(value)  # as the encoder writes them (finite floats by their repr)
     return _ENCODER.encode(value)
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from support import uvicorn_on_loopback
 
 from strongroom.api.http_protocol import HttpProtocol
 from strongroom.api.serving import uvicorn_config
@@ -41,23 +40,9 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[int]:
     settings = load_settings(database_url="sqlite://", data_dir=tmp_path, addr="127.0.0.1:8210")
-    listener = socket.create_server(("127.0.0.1", 0))
-    config = uvicorn_config(_app, settings)
-    assert config.http is HttpProtocol
-    config.lifespan = "off"
-    served = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=lambda: loop.run_until_complete(served.serve(sockets=[listener])), daemon=True
-    )
-    thread.start()
-    while not served.started:
-        thread.join(0.02)
-    yield listener.getsockname()[1]
-    served.should_exit = True
-    thread.join(10)
-    loop.close()
-    listener.close()
+    assert uvicorn_config(_app, settings).http is HttpProtocol
+    with uvicorn_on_loopback(_app, settings) as port:
+        yield port
 
 
 def _read_until(sock: socket.socket, marker: bytes) -> bytes:

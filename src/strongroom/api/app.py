@@ -12,6 +12,7 @@ from strongroom import __version__
 from strongroom.api import problems
 from strongroom.api.deps import get_node
 from strongroom.api.fastlane import FastLane
+from strongroom.api.http_protocol import DirectRoute
 from strongroom.api.metrics import Metrics
 from strongroom.api.middleware import BodyGuard, EdgeMiddleware
 from strongroom.api.routes import (
@@ -86,6 +87,8 @@ class StrongroomAPI(FastAPI):
     """
 
     front: ASGIApp | None = None
+    #: The route the HTTP protocol may serve without the ASGI exchange (`HttpProtocol`).
+    direct: DirectRoute | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         front = self.front
@@ -140,5 +143,7 @@ def create_app(node: Node) -> FastAPI:
     hot = _route(secrets.router, "secrets.read")
     framework = functools.partial(FastAPI.__call__, app)
     lane = FastLane(framework, route=hot, endpoint=secrets.read_value, node=node, api=app)
-    app.front = EdgeMiddleware(lane, metrics=metrics)
+    edge = EdgeMiddleware(lane, metrics=metrics)
+    app.front = edge
+    app.direct = DirectRoute(edge, lane)
     return app

@@ -19,6 +19,7 @@ it in the OpenAPI document and serves it whenever the lane does not (``HEAD``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -53,15 +54,16 @@ class FastLane:
         self._match = route.path_regex.match
         self._convertors = route.param_convertors
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
-        found = self._match(scope["path"])
+    def match(self, path: str) -> dict[str, Any] | None:
+        """The route's path parameters if ``path`` is the route's, else None."""
+        found = self._match(path)
         if found is None:
-            await self.app(scope, receive, send)
-            return
-        params = {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}
+            return None
+        return {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}
+
+    async def answer(self, scope: Scope, receive: Receive, params: dict[str, Any]) -> Response:
+        """The route's response to a GET ``scope`` (whose path gave ``params``): the
+        endpoint's, or the problem of what it raised. Never raises an `Exception`."""
         if self.api is not None:
             scope["app"] = self.api  # where `request.app` finds the node
         scope["route"] = self.route
@@ -70,7 +72,17 @@ class FastLane:
         request = Request(scope, receive)
         try:
             await self.node.keyring_async()  # the seal gate: 503 while sealed
-            response = await self.endpoint(request)
+            return await self.endpoint(request)
         except Exception as exc:  # every error becomes its problem
-            response = await problems.respond(request, exc)
+            return await problems.respond(request, exc)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        params = self.match(scope["path"])
+        if params is None:
+            await self.app(scope, receive, send)
+            return
+        response = await self.answer(scope, receive, params)
         await response(scope, receive, send)
