@@ -38,7 +38,8 @@ APP, NAME = "bench", "api-key"
 TARGET_RATIO = 1.0
 NOTES = [
     "Strongroom: the route is served from the HTTP protocol itself (no ASGI message exchange, "
-    "framework routing or dependency resolution; docs/secrets.md); each read authenticates an Ed25519 access token (verified once, then from a "
+    "framework routing or dependency resolution; docs/secrets.md); each read authenticates "
+    "an Ed25519 access token (verified once, then from a "
     "cache keyed by its hash; revocation and kill switches checked on every read), checks the "
     "per-secret scope, and hands the read to the audit writer, which runs its one keyed SELECT "
     "and opens the value under the app's cached key inside the transaction that appends the "
