@@ -87,7 +87,8 @@ async def _serve(cycle: RequestResponseCycle, direct: DirectRoute, params: dict[
     started = time.perf_counter()
     status = 500
     try:
-        response = await direct.lane.answer(scope, cycle.receive, params)
+        receive: Any = cycle.receive  # uvicorn's typed messages; the lane never reads a body
+        response = await direct.lane.answer(scope, receive, params)
         status = response.status_code
         body = getattr(response, "body", None)
         if isinstance(body, bytes) and response.background is None:
