@@ -230,3 +230,19 @@ def test_an_access_line_on_a_loop_leaves_with_the_iteration(installed: Flushes) 
 )  # fmt: skip
 def test_access_values_are_encoded_as_the_json_encoder_encodes_them(value: object) -> None:
     assert logs._json(value) == logs._ENCODER.encode(value)
+
+
+def test_configure_writes_what_the_handler_it_replaces_still_buffers() -> None:
+    code = (
+        "import asyncio, logging, os; from strongroom import logs\n"
+        "logs.configure('info')\n"
+        "async def main():\n"
+        "    logging.getLogger('strongroom.x').info('waiting for its iteration')\n"
+        "    logs.configure('info')  # before that iteration ends\n"
+        "    os._exit(0)  # no exit handlers: only what was written is there\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "waiting for its iteration" in done.stderr

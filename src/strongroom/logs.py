@@ -211,6 +211,8 @@ def configure(level: str = "info") -> None:
     handler = IterationHandler(_stderr())
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
+    for replaced in root.handlers:
+        replaced.flush()  # lines it still buffers are written, not lost
     root.handlers[:] = [handler]
     _installed[:] = [handler]
     root.setLevel(level.upper())

@@ -284,6 +284,7 @@ class Node:
     def _drop_keys(self) -> None:
         self.seal_manager.seal()
         self.tokens.forget()
+        identifiers.forget()
 
     def adopt_keyring(self, handover: bytes) -> None:
         """Open with the keyring key the supervisor handed over (`Keyring.handover`)."""

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 from support import Ready
 
-from strongroom.audit import log
+from strongroom.audit import identifiers, log
 from strongroom.call import Call
 from strongroom.config import Settings
 from strongroom.errors import AuditError, SecretDisabledError, UnauthenticatedError
@@ -182,8 +182,10 @@ def test_sealing_drops_the_cache_and_refuses_cached_tokens(ready: Ready) -> None
     runtime = ready.mint("secrets:read:crm/api-key")
     assert _read(ready, runtime).status_code == 200
     assert ready.node.tokens._verified
+    assert identifiers._HIDDEN  # the caller's HMAC, as its events name it
     ready.node.seal(SYSTEM)
     assert ready.node.tokens._verified == {}
+    assert identifiers._HIDDEN == {}
     assert _read(ready, runtime).status_code == 503
     for share in ready.shares:
         if not ready.node.unseal(Call("u"), share).sealed:

@@ -40,6 +40,11 @@ def hide(keyring: Keyring, value: str) -> str:
     return found
 
 
+def forget() -> None:
+    """Drop the HMACs computed so far (on seal: a sealed process keeps no derived values)."""
+    _HIDDEN.clear()
+
+
 def candidates(keyring: Keyring, value: str) -> list[str]:
     """Every form ``value`` may have in the trail: its HMAC under each key version,
     newest first."""
