@@ -290,7 +290,7 @@ def test_on_the_loop_a_store_that_cannot_begin_fails_the_reads_and_not_the_event
     relayed = RelayedCommitter(db, sink, loop_sink=LoopSink(sink))
     recorder = Recorder(db, SystemClock(), relayed)
 
-    def unavailable() -> object:
+    def unavailable(held: object = None) -> object:
         raise OperationalError("BEGIN", None, Exception("unable to open database file"))
 
     monkeypatch.setattr(db, "driver_reads", unavailable)

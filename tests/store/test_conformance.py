@@ -469,6 +469,42 @@ def test_a_held_connection_serves_many_transactions_and_is_replaced_when_broken(
         assert audit.size(session) == 4
 
 
+def test_held_reads_keep_one_connection_and_take_a_fresh_snapshot_each_time(
+    db: Database,
+) -> None:
+    checkouts: list[object] = []
+    sa.event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
+    held = db.held_connection()
+
+    def size(reader: DriverTransaction) -> int:
+        cursor = reader.connection.cursor()
+        cursor.execute("SELECT size FROM audit_head WHERE id = 1")
+        (found,) = cursor.fetchone()
+        cursor.close()
+        return int(found)
+
+    for n in range(3):
+        with db.driver_transaction() as transaction:
+            audit.append_values(transaction, [_values(_event(n=n))])
+        with db.driver_reads(held) as reader:  # each read sees every earlier commit
+            assert size(reader) == n + 1
+    assert len(checkouts) == 4  # three writers from the pool, one held reader
+    # Nothing a held read tried to write is kept, and the connection stays usable.
+    with contextlib.suppress(StoreError), db.driver_reads(held) as reader:
+        reader.connection.cursor().execute("UPDATE audit_head SET size = 99 WHERE id = 1")
+    with db.driver_reads(held) as reader:
+        assert size(reader) == 3
+    driver = held.take().driver_connection
+    assert driver is not None
+    driver.close()  # the connection dies under its holder
+    with pytest.raises(StoreError), db.driver_reads(held) as reader:
+        size(reader)
+    with db.driver_reads(held) as reader:  # a fresh one
+        assert size(reader) == 3
+    assert len(checkouts) == 5
+    held.release()
+
+
 def test_driver_transaction_says_when_it_must_wait_for_the_write_lock(db: Database) -> None:
     calls: list[str] = []
     with db.driver_transaction(before_waiting=lambda: calls.append("free")):

@@ -69,8 +69,14 @@ class RelayedCommitter(GroupCommitter):
         super().__init__(database, max_batch=max_batch)
         self._sink = sink
         self._loop_sink = loop_sink
+        # The loop's own connection for its point reads (`_run_reads`; one loop per channel).
+        self._reads = database.held_connection()
         # Answers are never held back for the next batch: its commit is not ours to overlap.
         self._overlap = False
+
+    def close(self) -> None:
+        super().close()
+        self._reads.release()  # the loop that read on it has stopped
 
     def notify(self, record: AuditRecord) -> None:
         """A record this process committed itself: the supervisor's rules observe it."""
@@ -123,7 +129,7 @@ class RelayedCommitter(GroupCommitter):
                 records.extend(items[position:])  # type: ignore[arg-type]
                 break
             try:
-                with self._db.driver_reads() as reader:
+                with self._db.driver_reads(self._reads) as reader:
                     while position < len(items):
                         item = items[position]
                         if isinstance(item, AuditRecord):

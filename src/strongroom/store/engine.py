@@ -119,10 +119,11 @@ Reader: TypeAlias = Session | DriverTransaction
 
 
 class HeldConnection:
-    """One pooled driver connection that a single writer thread keeps between its
-    transactions (`Database.driver_transaction`): taking one from the pool and giving it
-    back cost more than a short batch's statements. Used by one thread only; `release`
-    gives it back (and one that failed is discarded by the transaction first)."""
+    """One pooled driver connection that a single thread keeps between its transactions
+    (`Database.driver_transaction`, `Database.driver_reads`): taking one from the pool
+    and giving it back cost more than a short batch's statements. Used by one thread
+    only; `release` gives it back (and one that failed is discarded by the transaction
+    first)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -189,18 +190,20 @@ class Database:
                 lock.release()
 
     @contextmanager
-    def driver_reads(self) -> Iterator[DriverTransaction]:
+    def driver_reads(self, held: HeldConnection | None = None) -> Iterator[DriverTransaction]:
         """A read-only transaction straight on a pooled driver connection, for hot reads.
 
         What `transaction` with ``read_only`` gives (no write lock on SQLite: a deferred
         ``BEGIN``; on PostgreSQL a ``READ ONLY`` transaction; failures as `StoreError`),
         without a Session, whose transaction bookkeeping costs more than a keyed read. It
         is rolled back at the end: it must not write. A connection that cannot roll back
-        is discarded.
+        is discarded. With ``held`` (one thread's), its connection is used and kept for
+        the next transaction: taking one from the pool and giving it back costs several
+        times a keyed read.
         """
         dialect = self.engine.dialect
         try:
-            connection = self.engine.raw_connection()
+            connection = self.engine.raw_connection() if held is None else held.take()
             try:
                 cursor = connection.cursor()
                 try:
@@ -216,7 +219,10 @@ class Database:
                     connection.rollback()
                 except Exception:
                     connection.invalidate()
-                connection.close()
+                    if held is not None:
+                        held.release()
+                if held is None:
+                    connection.close()
         except StrongroomError:
             raise
         except (DBAPIError, SQLAlchemyError, dialect.loaded_dbapi.Error) as exc:
