@@ -416,30 +416,32 @@ def test_driver_transaction_commits_or_rolls_back(db: Database) -> None:
         assert [r.request_id for r in audit.query(session)] == ["req-0"]
 
 
+def _head_size(reader: DriverTransaction) -> int:
+    """The audit head's size as ``reader``'s transaction sees it."""
+    cursor = reader.connection.cursor()
+    cursor.execute("SELECT size FROM audit_head WHERE id = 1")
+    (found,) = cursor.fetchone()
+    cursor.close()
+    return int(found)
+
+
 def test_driver_reads_keep_nothing(db: Database) -> None:
     with db.driver_transaction() as transaction:
         audit.append_values(transaction, [_values(_event(n=0))])
 
-    def size(reader: DriverTransaction) -> int:
-        cursor = reader.connection.cursor()
-        cursor.execute("SELECT size FROM audit_head WHERE id = 1")
-        (found,) = cursor.fetchone()
-        cursor.close()
-        return int(found)
-
     with db.driver_reads() as reader:
-        assert size(reader) == 1
+        assert _head_size(reader) == 1
         with db.driver_transaction() as transaction:
             audit.append_values(transaction, [_values(_event(n=1))])
         # On SQLite a read transaction is one snapshot: a commit made meanwhile is not
         # seen. PostgreSQL (READ COMMITTED, as its Session transactions) sees it.
-        assert size(reader) == (1 if db.backend == "sqlite" else 2)
+        assert _head_size(reader) == (1 if db.backend == "sqlite" else 2)
     # Whatever a read transaction tried to write is not kept (PostgreSQL refuses it).
     with contextlib.suppress(StoreError), db.driver_reads() as reader:
         cursor = reader.connection.cursor()
         cursor.execute("UPDATE audit_head SET size = 99 WHERE id = 1")
     with db.driver_reads() as reader:
-        assert size(reader) == 2
+        assert _head_size(reader) == 2
     # A statement the database refuses is a StoreError, with no driver detail.
     with pytest.raises(StoreError) as caught, db.driver_reads() as reader:
         reader.connection.cursor().execute("SELECT * FROM no_such_table")
@@ -476,31 +478,24 @@ def test_held_reads_keep_one_connection_and_take_a_fresh_snapshot_each_time(
     sa.event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
     held = db.held_connection()
 
-    def size(reader: DriverTransaction) -> int:
-        cursor = reader.connection.cursor()
-        cursor.execute("SELECT size FROM audit_head WHERE id = 1")
-        (found,) = cursor.fetchone()
-        cursor.close()
-        return int(found)
-
     for n in range(3):
         with db.driver_transaction() as transaction:
             audit.append_values(transaction, [_values(_event(n=n))])
         with db.driver_reads(held) as reader:  # each read sees every earlier commit
-            assert size(reader) == n + 1
+            assert _head_size(reader) == n + 1
     assert len(checkouts) == 4  # three writers from the pool, one held reader
     # Nothing a held read tried to write is kept, and the connection stays usable.
     with contextlib.suppress(StoreError), db.driver_reads(held) as reader:
         reader.connection.cursor().execute("UPDATE audit_head SET size = 99 WHERE id = 1")
     with db.driver_reads(held) as reader:
-        assert size(reader) == 3
+        assert _head_size(reader) == 3
     driver = held.take().driver_connection
     assert driver is not None
     driver.close()  # the connection dies under its holder
     with pytest.raises(StoreError), db.driver_reads(held) as reader:
-        size(reader)
+        _head_size(reader)
     with db.driver_reads(held) as reader:  # a fresh one
-        assert size(reader) == 3
+        assert _head_size(reader) == 3
     assert len(checkouts) == 5
     held.release()
 
