@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from strongroom.crypto import merkle
 from strongroom.errors import ConflictError, StoreError
 from strongroom.store import migrate
-from strongroom.store.engine import Database, DriverTransaction, create_engine, normalise_url
+from strongroom.store.engine import (
+    Database,
+    DriverTransaction,
+    HeldConnection,
+    create_engine,
+    normalise_url,
+)
 from strongroom.store.models import AuditEvent, Base, KeyringKey, RootToken, SealConfig
 from strongroom.store.repositories import audit, barrier, keyring, root_tokens, seal
 
@@ -448,19 +454,30 @@ def test_driver_reads_keep_nothing(db: Database) -> None:
     assert "no_such_table" not in str(caught.value)
 
 
+def _checkouts(db: Database) -> list[object]:
+    """Every connection ``db``'s pool hands out from now on, as it is handed out."""
+    checkouts: list[object] = []
+    sa.event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
+    return checkouts
+
+
+def _break(held: HeldConnection) -> None:
+    """Close ``held``'s driver connection under its holder."""
+    driver = held.take().driver_connection
+    assert driver is not None
+    driver.close()
+
+
 def test_a_held_connection_serves_many_transactions_and_is_replaced_when_broken(
     db: Database,
 ) -> None:
-    checkouts: list[object] = []
-    sa.event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
+    checkouts = _checkouts(db)
     held = db.held_connection()
     for n in range(3):
         with db.driver_transaction(held=held) as transaction:
             audit.append_values(transaction, [_values(_event(n=n))])
     assert len(checkouts) == 1  # one connection for the three transactions
-    driver = held.take().driver_connection
-    assert driver is not None
-    driver.close()  # the connection dies under its holder
+    _break(held)
     with pytest.raises(StoreError), db.driver_transaction(held=held) as transaction:
         audit.append_values(transaction, [_values(_event(n=3))])
     with db.driver_transaction(held=held) as transaction:  # a fresh one
@@ -474,8 +491,7 @@ def test_a_held_connection_serves_many_transactions_and_is_replaced_when_broken(
 def test_held_reads_keep_one_connection_and_take_a_fresh_snapshot_each_time(
     db: Database,
 ) -> None:
-    checkouts: list[object] = []
-    sa.event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
+    checkouts = _checkouts(db)
     held = db.held_connection()
 
     for n in range(3):
@@ -489,9 +505,7 @@ def test_held_reads_keep_one_connection_and_take_a_fresh_snapshot_each_time(
         reader.connection.cursor().execute("UPDATE audit_head SET size = 99 WHERE id = 1")
     with db.driver_reads(held) as reader:
         assert _head_size(reader) == 3
-    driver = held.take().driver_connection
-    assert driver is not None
-    driver.close()  # the connection dies under its holder
+    _break(held)
     with pytest.raises(StoreError), db.driver_reads(held) as reader:
         _head_size(reader)
     with db.driver_reads(held) as reader:  # a fresh one
