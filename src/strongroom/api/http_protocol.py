@@ -58,7 +58,8 @@ class HttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         direct = getattr(self.app, "direct", None)
         # Context isolation per request (an opt-in of uvicorn's) needs its own task set-up.
-        usable = isinstance(direct, DirectRoute) and not self.config.reset_contextvars
+        isolated = getattr(self.config, "reset_contextvars", False)
+        usable = isinstance(direct, DirectRoute) and not isolated
         self._direct: DirectRoute | None = direct if usable else None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
