@@ -148,12 +148,17 @@ ACCESS_FIELDS = [
 
 @pytest.fixture
 def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Flushes]:
-    """`configure`'s arrangement on a stream of the test's: one JSON handler on the root."""
+    """`configure`'s arrangement on a stream of the test's: the one JSON handler a request
+    line reaches. (Held on ``strongroom.http`` itself, which stops there: pytest adds its
+    own capture handlers to the root for each test's run, which would take the line
+    through `logging` instead.)"""
     stream = Flushes()
     handler = logs.IterationHandler(stream)
     handler.setFormatter(logs.JsonFormatter())
     root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", [handler])
+    http = logging.getLogger("strongroom.http")
+    monkeypatch.setattr(http, "handlers", [handler])
+    monkeypatch.setattr(http, "propagate", False)
     monkeypatch.setattr(logs, "_installed", [handler])
     level = root.level
     root.setLevel(logging.INFO)  # setLevel, not setattr: it clears the loggers' caches
@@ -161,6 +166,13 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Flushes]:
         yield stream
     finally:
         root.setLevel(level)
+
+
+def _only_ours() -> None:
+    """Take back the line's way from the capture handlers pytest adds when a test starts
+    running (after its fixtures), so that it reaches the installed handler alone."""
+    logging.getLogger("strongroom.http").handlers[:] = logs._installed[:]
+    assert logs._direct() is logs._installed[0]  # written directly, not through logging
 
 
 def _without_time(line: dict[str, object]) -> dict[str, object]:
@@ -172,6 +184,7 @@ def test_an_access_line_written_directly_is_the_line_logging_writes(
     installed: Flushes, fields: tuple[str, str, str, int, float, object]
 ) -> None:
     request_id, method, route, status, duration, actor = fields
+    _only_ours()
     logs.access(request_id, method, route, status, duration, actor)
     direct = installed.getvalue()
     record = logging.makeLogRecord(
@@ -197,22 +210,34 @@ def test_an_access_line_written_directly_is_the_line_logging_writes(
 
 
 def test_an_access_line_goes_through_logging_when_another_handler_listens(
-    installed: Flushes, caplog: pytest.LogCaptureFixture
+    installed: Flushes,
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="strongroom.http"):
+    heard: list[logging.LogRecord] = []
+    listener = logging.Handler()
+    listener.emit = heard.append  # type: ignore[method-assign]
+    _only_ours()
+    http = logging.getLogger("strongroom.http")
+    http.addHandler(listener)
+    try:
+        assert logs._direct() is None
         logs.access("rid-1", "GET", "/x", 200, 1.0, None)
-    [record] = [r for r in caplog.records if r.name == "strongroom.http"]
+    finally:
+        http.removeHandler(listener)
+    [record] = heard
     assert (record.getMessage(), record.__dict__["request_id"]) == ("request", "rid-1")
     assert json.loads(installed.getvalue())["request_id"] == "rid-1"  # and still written
 
 
 def test_no_access_line_below_the_configured_level(installed: Flushes) -> None:
+    _only_ours()
     logging.getLogger().setLevel(logging.WARNING)
     logs.access("rid-2", "GET", "/x", 200, 1.0, None)
     assert installed.getvalue() == ""
 
 
 def test_an_access_line_on_a_loop_leaves_with_the_iteration(installed: Flushes) -> None:
+    _only_ours()
+
     async def main() -> None:
         logs.access("rid-3", "GET", "/x", 200, 1.0, None)
         assert installed.flushed == []
@@ -246,3 +271,15 @@ def test_configure_writes_what_the_handler_it_replaces_still_buffers() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert "waiting for its iteration" in done.stderr
+
+
+def test_a_failing_stream_does_not_fail_the_request_that_logs(
+    installed: Flushes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_: str) -> int:
+        raise OSError("EPIPE")
+
+    monkeypatch.setattr(installed, "write", broken)
+    monkeypatch.setattr(logging, "raiseExceptions", False)
+    _only_ours()
+    logs.access("rid-4", "GET", "/x", 200, 1.0, None)  # reported by logging, not raised

@@ -90,10 +90,15 @@ class IterationHandler(logging.StreamHandler[TextIO]):
             self.handleError(record)
 
     def emit_line(self, line: str) -> None:
-        """Write an info ``line`` already formatted (`access`), as `emit` writes a record's."""
+        """Write an info ``line`` already formatted (`access`), as `emit` writes a record's:
+        a stream that fails is reported as `logging` reports it, never raised."""
         self.acquire()
         try:
             self._write(line, logging.INFO)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": _HTTP.name, "msg": "request"}))
         finally:
             self.release()
 
