@@ -25,9 +25,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from strongroom.crypto import ed25519
 from strongroom.errors import JwkError
 
 #: Signature algorithms Strongroom verifies, by key type.
@@ -112,7 +112,10 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class PublicKey:
-    """A verification key pinned to one algorithm. Holds no private material."""
+    """A verification key pinned to one algorithm. Holds no private material.
+
+    ``key`` is the raw 32 bytes for EdDSA (checked by `strongroom.crypto.ed25519`), a
+    `cryptography` public key otherwise."""
 
     alg: str
     kid: str | None
@@ -123,9 +126,7 @@ class PublicKey:
         """Whether ``signature`` over ``signing_input`` is valid under this key and alg."""
         try:
             if self.alg == "EdDSA":
-                if len(signature) != 64:
-                    return False
-                self.key.verify(signature, signing_input)
+                return ed25519.verify(self.key, signature, signing_input)
             elif self.alg in EC_CURVES:
                 size = EC_CURVES[self.alg][2]
                 if len(signature) != 2 * size:
@@ -199,7 +200,7 @@ def import_public(
             raw = b64u_decode(str(jwk.get("x", "")))
             if len(raw) != 32:
                 raise JwkError("an Ed25519 key is 32 bytes")
-            key: Any = Ed25519PublicKey.from_public_bytes(raw)
+            key: Any = raw  # `ed25519.verify` takes the raw key
         elif algorithm in EC_CURVES:
             crv, curve, size, _ = EC_CURVES[algorithm]
             if kty != "EC" or jwk.get("crv") != crv:
