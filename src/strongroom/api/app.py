@@ -142,7 +142,15 @@ def create_app(node: Node) -> FastAPI:
     )
     hot = _route(secrets.router, "secrets.read")
     framework = functools.partial(FastAPI.__call__, app)
-    lane = FastLane(framework, route=hot, endpoint=secrets.read_value, node=node, api=app)
+    lane = FastLane(
+        framework,
+        route=hot,
+        endpoint=secrets.read_value,
+        node=node,
+        api=app,
+        forms=[(_route(oauth.router, "oauth.token.exchange"), oauth.token)],
+        max_body_bytes=node.settings.max_body_bytes,
+    )
     edge = EdgeMiddleware(lane, metrics=metrics)
     app.front = edge
     app.direct = DirectRoute(edge, lane)

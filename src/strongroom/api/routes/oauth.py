@@ -27,6 +27,7 @@ from strongroom.api.deps import (
     authenticate,
     bearer_scheme,
     call_of,
+    get_node,
     require,
 )
 from strongroom.errors import (
@@ -173,8 +174,10 @@ async def _lenient_form(request: Request) -> tuple[dict[str, list[str]], OAuthEr
 
 
 @router.post("/token", name="oauth.token.exchange", dependencies=[ClientAuth])
-async def token(request: Request, node: NodeDep) -> Response:
+async def token(request: Request) -> Response:
     """RFC 8693 token exchange: a narrowed, short-lived access token (DPoP-bound on request)."""
+    # Takes only the request: the API's fast lane serves it in front of the framework.
+    node = get_node(request)
     try:
         form, malformed = await _lenient_form(request)
         credentials = _client_credentials(request, form)
