@@ -93,7 +93,7 @@ _SECRET_DOMAIN = b"strongroom/client-secret/v1\x00"
 
 
 def _secret_mac(key: bytes, secret: str) -> bytes:
-    return hmac.new(key, _SECRET_DOMAIN + secret.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, _SECRET_DOMAIN + secret.encode("utf-8"), "sha256")
 
 
 def _failure(creds: ClientCredentials) -> InvalidClientError:
