@@ -143,9 +143,10 @@ def test_logout_needs_csrf_and_kills_the_session(sr: Ready) -> None:
 
 def test_forward_headers_strip_credentials() -> None:
     headers = bff.forward_headers(
-        [("Cookie", "__Host-sr_session=s"), ("Authorization", "Basic x"), ("Accept", "a/b")],
-        "tok",
-    )
+        [("Cookie", "__Host-sr_session=s"), ("Authorization", "Basic x"), ("Accept", "a/b"),
+         ("DPoP", "browser-proof")],
+        {"authorization": "Bearer tok"},
+    )  # fmt: skip
     assert headers == {"Accept": "a/b", "authorization": "Bearer tok"}
 
 

@@ -11,12 +11,17 @@ scopes ∩ its approved scopes ∩ the user's role entitlements. So a BFF token 
 same claims as any exchanged token (``client_id``, ``roles``, ``lin`` naming the session's
 lineage id) and is audited by the same ``oauth.token.exchange`` event; logging out
 revokes the session's lineage, which kills every token derived from it.
+
+When policy requires DPoP for one of an app's scopes (``dpop_required_scopes``), the BFF
+binds that app's tokens to its own DPoP key (`strongroom.identity.dpop_key`) and sends a
+fresh proof with each forwarded call, so such scopes work through the BFF too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
 
@@ -35,6 +40,7 @@ from strongroom.errors import (
 from strongroom.identity import roles as role_table
 from strongroom.identity import scopes as scope_names
 from strongroom.identity.broker import Broker
+from strongroom.identity.dpop_key import DpopKey
 from strongroom.identity.exchange import GRANT_TYPE, bff_client_id
 from strongroom.identity.signin import SessionView
 from strongroom.identity.signin_tokens import SIGN_IN_TOKEN_TYPE
@@ -74,8 +80,11 @@ _RESPONSE_DROPPED = frozenset(
 class ApiTokenSource(Protocol):
     """Given a session's subject and the app, a short-lived access token for the API."""
 
-    def token_for(self, call: Call, session: SessionView, app: BffAppSettings) -> IssuedToken:
-        """An access token for ``session`` through ``app``; never wider than both allow."""
+    def token_for(
+        self, call: Call, session: SessionView, app: BffAppSettings, *, jkt: str | None = None
+    ) -> IssuedToken:
+        """An access token for ``session`` through ``app``; never wider than both allow.
+        Bound to the DPoP key whose thumbprint is ``jkt``, if given."""
 
 
 def narrowed_scopes(
@@ -96,8 +105,11 @@ class ExchangedTokenSource:
         self._role_scopes = role_scopes
         self._clock = clock
 
-    def token_for(self, call: Call, session: SessionView, app: BffAppSettings) -> IssuedToken:
-        """The exchanged token; `ForbiddenError` if no scope is left to ask for.
+    def token_for(
+        self, call: Call, session: SessionView, app: BffAppSettings, *, jkt: str | None = None
+    ) -> IssuedToken:
+        """The exchanged token (``cnf.jkt``-bound to ``jkt``, if given); `ForbiddenError`
+        if no scope is left to ask for.
 
         The exchange's own errors (`OAuthError`) are raised as they are, after its event.
         """
@@ -123,7 +135,7 @@ class ExchangedTokenSource:
             "requested_token_type": [ACCESS_TOKEN_TYPE],
             "scope": [" ".join(scopes)],
         }
-        return self._broker.exchange_as(call, form, client_id, f"bff/{app.name}").issued
+        return self._broker.exchange_as(call, form, client_id, f"bff/{app.name}", jkt=jkt).issued
 
 
 def api_path(path: str) -> str:
@@ -146,10 +158,29 @@ def api_path(path: str) -> str:
     return "/" + path
 
 
-def forward_headers(incoming: Iterable[tuple[str, str]], token: str) -> dict[str, str]:
-    """Request headers for the forwarded call: no cookies or credentials, plus the token."""
+@dataclass(frozen=True)
+class Forwarding:
+    """The credentials of one forwarded call: its access token, and the DPoP key it is
+    bound to when policy requires DPoP for one of the app's scopes."""
+
+    token: IssuedToken
+    key: DpopKey | None = None
+
+    def credentials(self, method: str, url: str) -> dict[str, str]:
+        """``Authorization`` (and ``DPoP``, with a fresh proof for ``method`` and ``url``)."""
+        token = self.token.access_token
+        if self.key is None:
+            return {"authorization": f"Bearer {token}"}
+        return {"authorization": f"DPoP {token}", "dpop": self.key.proof(method, url, token)}
+
+
+def forward_headers(
+    incoming: Iterable[tuple[str, str]], credentials: Mapping[str, str]
+) -> dict[str, str]:
+    """Request headers for the forwarded call: no cookies or credentials of the browser's,
+    plus the BFF's own (`Forwarding.credentials`)."""
     headers = {k: v for k, v in incoming if k.lower() not in _DROPPED}
-    headers["authorization"] = f"Bearer {token}"
+    headers.update(credentials)
     return headers
 
 
@@ -172,10 +203,20 @@ class Bff:
         settings: Settings,
         recorder: Recorder,
         source: ApiTokenSource,
+        key: DpopKey,
     ) -> None:
         self._apps = {a.name: a for a in settings.bff_apps}
         self._recorder = recorder
         self.source = source
+        #: The BFF's own DPoP key (`strongroom.identity.dpop_key`).
+        self.key = key
+        required = settings.dpop_required_scopes
+        # Apps with a scope policy binds to DPoP get DPoP-bound tokens, bearer otherwise.
+        self._bound = {
+            a.name
+            for a in settings.bff_apps
+            if any(scope_names.allowed(required, s) for s in a.scopes)
+        }
 
     def app(self, name: str) -> BffAppSettings:
         """The registered app ``name``; `NotFoundError` if none."""
@@ -184,16 +225,18 @@ class Bff:
             raise NotFoundError("no such micro app")
         return app
 
-    def token(
-        self, call: Call, session: SessionView, app: BffAppSettings, path: str
-    ) -> IssuedToken:
-        """An access token for forwarding one call to ``path``.
+    def token(self, call: Call, session: SessionView, app: BffAppSettings, path: str) -> Forwarding:
+        """The credentials for forwarding one call to ``path``: an access token, bound to
+        the BFF's DPoP key if policy requires DPoP for one of the app's scopes.
 
         Issuing it is audited by the exchange (``oauth.token.exchange``, ``via`` the app);
         a refusal before the exchange is a denied ``bff.token`` event naming the path.
         """
         try:
-            return self.source.token_for(call, session, app)
+            if app.name in self._bound:
+                token = self.source.token_for(call, session, app, jkt=self.key.jkt)
+                return Forwarding(token, self.key)
+            return Forwarding(self.source.token_for(call, session, app))
         except StrongroomError as exc:
             if exc.status < 500 and not isinstance(exc, OAuthError):
                 self._recorder.record(

@@ -411,16 +411,23 @@ class Broker:
             logger.warning("could not record the exchange of a cancelled request")
 
     def exchange_as(
-        self, call: Call, form: Mapping[str, Sequence[str]], client_id: str, via: str
+        self,
+        call: Call,
+        form: Mapping[str, Sequence[str]],
+        client_id: str,
+        via: str,
+        *,
+        jkt: str | None = None,
     ) -> Exchanged:
         """`exchange` for a client Strongroom itself acts as (the BFF for its apps).
 
         The caller has established ``client_id`` in-process (there is no credential to
-        check); everything after client authentication is the token endpoint's own path:
-        the same checks, claims, errors and one ``oauth.token.exchange`` event, whose
-        detail names ``via``.
+        check), and ``jkt`` if it binds the token to a DPoP key of its own (there is no
+        proof to check either); everything after client authentication is the token
+        endpoint's own path: the same checks, claims, errors and one
+        ``oauth.token.exchange`` event, whose detail names ``via``.
         """
-        attempt = self._exchange_for(call, client_id, form, None, None, via)
+        attempt = self._exchange_for(call, client_id, form, None, None, via, jkt)
         self._record(call, attempt)
         return attempt.outcome_or_raise()
 
@@ -463,9 +470,10 @@ class Broker:
         proof: str | None,
         malformed: OAuthError | None,
         via: str | None,
+        jkt: str | None = None,
     ) -> _Attempt:
         """Exchange for an authenticated ``client_id``; never raises (see `_attempt`)."""
-        staged = self._stage_for(client_id, form, proof, malformed, via)
+        staged = self._stage_for(client_id, form, proof, malformed, via, jkt)
         return staged if isinstance(staged, _Attempt) else self._signed(staged)
 
     def _stage_for(
@@ -475,13 +483,15 @@ class Broker:
         proof: str | None,
         malformed: OAuthError | None,
         via: str | None,
+        bound: str | None = None,
     ) -> _Attempt | _Staged:
-        """`_exchange_for` up to the signature; never raises."""
+        """`_exchange_for` up to the signature; never raises. ``bound``: the thumbprint
+        of an in-process caller's own DPoP key (no proof comes with it)."""
         actor = f"client:{client_id}"
         try:
             if malformed is not None:
                 raise malformed
-            jkt = None
+            jkt = bound
             if proof is not None:
                 jkt = self.dpop.verify(proof, htm="POST", htu=self.token_endpoint).jkt
             prepared = self.exchanger.prepare(form, client_id, jkt)

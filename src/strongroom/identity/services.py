@@ -19,6 +19,7 @@ from strongroom.clock import Clock
 from strongroom.config import Settings
 from strongroom.identity.bff import ApiTokenSource, Bff, ExchangedTokenSource
 from strongroom.identity.broker import Broker
+from strongroom.identity.dpop_key import DpopKey
 from strongroom.identity.oidc.idtoken import SubjectTokenVerifier
 from strongroom.identity.oidc.providers import ProviderRegistry
 from strongroom.identity.scim.bulk import MAX_PAYLOAD_BYTES, Bulk
@@ -45,10 +46,12 @@ class IdentityServices:
         self.registry = ProviderRegistry(settings)
         self.signin = SignIn(settings, database, recorder, clock, self.registry, hide)
         self.subject_tokens = SubjectTokenVerifier(self.registry, clock)
+        nonce = broker.nonces.issue if settings.dpop_require_nonce else lambda: None
         self.bff = Bff(
             settings,
             recorder,
             token_source or ExchangedTokenSource(broker, settings.oauth_role_scopes, clock),
+            DpopKey(clock, nonce),
         )
 
         def revoke_lineage(call: Call, view: SessionView) -> None:

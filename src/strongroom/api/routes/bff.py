@@ -115,8 +115,9 @@ async def forward(app: str, path: str, request: Request, cookie: BffSession) -> 
         await run_in_threadpool(_refused, node, call, "bff.api", app, exc)
         raise
     call = Call(call.request_id, node.hide_subject(view.subject))
-    issued = await run_in_threadpool(node.identity.bff.token, call, view, config, target)
-    headers = bff.forward_headers(request.headers.items(), issued.access_token)
+    forwarding = await run_in_threadpool(node.identity.bff.token, call, view, config, target)
+    credentials = forwarding.credentials(request.method, node.broker.url_for(target))
+    headers = bff.forward_headers(request.headers.items(), credentials)
     body = await request.body()
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url=_INTERNAL_BASE) as client:
