@@ -19,6 +19,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -270,6 +271,88 @@ def measure(args: argparse.Namespace, target: Target, tmp: Path, console: Consol
         console.print(f"  [yellow]{result.non_2xx} non-2xx responses: capturing one[/]")
         result.sample_error = capture_error(args, target, tmp) or "(not reproduced in re-run)"
     return result
+
+
+#: The pause before each slice of `measure_rounds`.
+SLICE_PAUSE_SECONDS = 1.0
+
+
+def measure_rounds(
+    args: argparse.Namespace, targets: list[Target], tmp: Path, console: Console, rounds: int
+) -> tuple[list[WrkResult], list[list[float]]]:
+    """Every target measured in ``rounds`` alternating slices of ``args.duration / rounds``
+    seconds (whole seconds, at least one), after one warm-up each: A, B, C, then B, C, A,
+    then C, A, B... each slice after a pause of `SLICE_PAUSE_SECONDS`, so a change in the
+    machine's speed during the run reaches all of them alike, where back-to-back runs of
+    ``args.duration`` each would give it to one.
+
+    A target's result adds up its slices (requests over seconds); its latency
+    percentiles are the slices' medians, except p99, the worst slice's. Also returns each
+    target's requests per second slice by slice."""
+    seconds = max(1, round(args.duration / rounds))
+    for target in targets:
+        if args.warmup > 0:
+            console.print(f"  warm-up {args.warmup:g}s: {target.target} {target.endpoint}")
+            run_wrk([*wrk_argv(args, target, args.warmup), target.url], args.warmup)
+    parts: list[list[WrkResult]] = [[] for _ in targets]
+    for number in range(rounds):
+        # Each round starts one target further on, so that no target always follows the
+        # same one (whose leftover work, if any, would always fall on it), and each slice
+        # starts after a pause that lets the previous server go quiet.
+        order = [(number + k) % len(targets) for k in range(len(targets))]
+        names = ", ".join(targets[i].target for i in order)
+        console.print(f"  round {number + 1} of {rounds}, {seconds:g}s each: {names}")
+        for index in order:
+            target, done = targets[index], parts[index]
+            time.sleep(SLICE_PAUSE_SECONDS)
+            out = run_wrk([*wrk_argv(args, target, seconds), target.url], seconds)
+            done.append(
+                WrkResult(
+                    target=target.target,
+                    endpoint=target.endpoint,
+                    url=target.url,
+                    raw=out,
+                    **parse_wrk(out),
+                )
+            )
+    results = []
+    for target, done in zip(targets, parts, strict=True):
+        result = _combined(target, done)
+        if result.non_2xx:
+            console.print(f"  [yellow]{result.non_2xx} non-2xx responses: capturing one[/]")
+            result.sample_error = capture_error(args, target, tmp) or "(not reproduced in re-run)"
+        results.append(result)
+    return results, [[r.requests_per_sec for r in done] for done in parts]
+
+
+def _combined(target: Target, parts: list[WrkResult]) -> WrkResult:
+    """One target's slices as one result (see `measure_rounds`)."""
+    requests = sum(r.requests for r in parts)
+    seconds = sum(r.duration_s for r in parts)
+    latency: dict[str, float] = {}
+    for name in ("p50", "p75", "p90"):
+        found = [r.latency_ms[name] for r in parts if name in r.latency_ms]
+        if found:
+            latency[name] = statistics.median(found)
+    worst = [r.latency_ms["p99"] for r in parts if "p99" in r.latency_ms]
+    if worst:
+        latency["p99"] = max(worst)
+    socket_errors = dict.fromkeys(("connect", "read", "write", "timeout"), 0)
+    for r in parts:
+        for name, count in r.socket_errors.items():
+            socket_errors[name] = socket_errors.get(name, 0) + count
+    return WrkResult(
+        target=target.target,
+        endpoint=target.endpoint,
+        url=target.url,
+        requests=requests,
+        duration_s=round(seconds, 3),
+        requests_per_sec=requests / seconds if seconds > 0 else 0.0,
+        latency_ms=latency,
+        non_2xx=sum(r.non_2xx for r in parts),
+        socket_errors=socket_errors,
+        raw="\n".join(r.raw for r in parts),
+    )
 
 
 # -- set-up of each server -----------------------------------------------------------------

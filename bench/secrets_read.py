@@ -6,8 +6,11 @@ state. Strongroom stores one secret and mints a runtime token holding only
 `secrets:read:bench/api-key`; OpenBao writes the same value to KV v2 at `secret/bench` and
 records every request to a file audit device, declared in a config file passed with `-config`
 (OpenBao 2.x takes audit devices only from its config). Both endpoints are then driven by
-`wrk` with the same settings (32 connections by default), one after the other, and the table
-ends with the ratios Strongroom / OpenBao (the issue's is the one with ``--workers``).
+`wrk` with the same settings (32 connections by default), in ``--rounds`` (5) alternating
+slices of ``--duration / --rounds`` seconds each, so that a change in the machine's speed
+during the run reaches every server alike; the table ends with the ratios Strongroom /
+OpenBao (the issue's is the one with ``--workers``), and the slices' ratios are printed
+under it.
 Results also go to `bench/.work/secrets_read.json`. Every server is always stopped and its
 temporary directory removed, whatever happens.
 
@@ -37,6 +40,11 @@ DEFAULT_JSON = WORK_DIR / "secrets_read.json"
 APP, NAME = "bench", "api-key"
 TARGET_RATIO = 1.0
 NOTES = [
+    "Rounds: each server's seconds are measured in alternating slices (one server after "
+    "the other, each round starting one server further on, a 1 s pause before each slice), "
+    "so the machine's changes of speed during the run reach every server alike; a row adds "
+    "up its slices, its p50 is their median and its p99 the worst slice's. `--rounds 1` "
+    "measures each server in one go instead.",
     "Strongroom: the route is served from the HTTP protocol itself (no ASGI message exchange, "
     "framework routing or dependency resolution; docs/secrets.md); each read authenticates "
     "an Ed25519 access token (verified once, then from a "
@@ -161,17 +169,24 @@ def ratio(results: list[kr.WrkResult]) -> float | None:
     return None if openbao <= 0 else strongroom / openbao
 
 
+def round_ratios(slices: list[list[float]]) -> list[float | None]:
+    """`ratio` slice by slice: the compared Strongroom row over OpenBao in each round."""
+    return [None if bao <= 0 else sr / bao for sr, bao in zip(slices[-2], slices[-1], strict=True)]
+
+
 def render(
     console: Console,
     results: list[kr.WrkResult],
     facts: dict[str, str],
     args: argparse.Namespace,
     fsync: dict[str, float],
+    slices: list[list[float]],
 ) -> None:
+    seconds = max(1, round(args.duration / args.rounds))
     table = Table(
         title=(
-            f"Authenticated secret reads, wrk -t{args.threads} -c{args.connections} "
-            f"-d{args.duration:g}s (after {args.warmup:g}s warm-up)"
+            f"Authenticated secret reads, wrk -t{args.threads} -c{args.connections}, "
+            f"{args.rounds} rounds of {seconds:g}s per target (after {args.warmup:g}s warm-up)"
         )
     )
     for column in ("target", "endpoint", "req/s", "p50 ms", "p99 ms", "errors"):
@@ -205,6 +220,8 @@ def render(
             f"(target >= {TARGET_RATIO:.1f}x: {verdict})",
             highlight=False,
         )
+        by_round = ", ".join("-" if r is None else f"{r:.2f}x" for r in round_ratios(slices))
+        console.print(f"  round by round: {by_round}", highlight=False)
     common.print_machine(
         console,
         facts,
@@ -216,6 +233,12 @@ def render(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per target (10)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="alternating slices each target's seconds are split into (5)",
+    )
     parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
     parser.add_argument(
         "--workers",
@@ -235,6 +258,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--duration must be positive and --connections >= --threads >= 1")
     if not 1 <= args.workers <= 64:
         parser.error("--workers must be 1-64")
+    if not 1 <= args.rounds <= args.duration:
+        parser.error("--rounds must be 1 to --duration (slices are whole seconds)")
     return args
 
 
@@ -287,18 +312,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
             for target in targets:
                 kr.check_ok(client, target)
         console.print("Running wrk ...")
-        results = [kr.measure(args, target, tmp, console) for target in targets]
+        results, slices = kr.measure_rounds(args, targets, tmp, console, args.rounds)
         for server in started:
             if server.proc.poll() is not None:
                 raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
     facts = kr.machine_facts(bao_ver, strongroom_ver, args.wrk, load)
-    render(console, results, facts, args, fsync)
+    render(console, results, facts, args, fsync, slices)
     payload: dict[str, Any] = kr.json_payload(results, facts, args)
     payload.update(
         {
             "benchmark": "secrets_read",
             "notes": NOTES,
             "ratio": ratio(results),
+            "rounds": args.rounds,
+            "requests_per_sec_by_round": {
+                r.target: rates for r, rates in zip(results, slices, strict=True)
+            },
+            "ratio_by_round": round_ratios(slices),
             "fsync": fsync,
             "durability_ceiling": ceiling(args.connections, fsync),
         }
