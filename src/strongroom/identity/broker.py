@@ -74,9 +74,9 @@ MAX_NAME_CHARS = 256
 MAX_HIDDEN = 4096
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    """The outcome of an exchange attempt and the one audit event that records it."""
+class _Attempt(NamedTuple):
+    """The outcome of an exchange attempt and the one audit event that records it. A
+    tuple: one is built per exchange."""
 
     actor: str
     resource: str

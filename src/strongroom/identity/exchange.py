@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from strongroom.clock import Clock
 from strongroom.config import Settings
@@ -113,9 +113,9 @@ class Exchanged:
         return f"Exchanged(jti={self.issued.jti!r}, parent={self.parent!r})"
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """An exchange that passed every check, up to its token's signature (`sign`)."""
+class Prepared(NamedTuple):
+    """An exchange that passed every check, up to its token's signature (`sign`). A tuple:
+    one is built per exchange."""
 
     token: UnsignedToken
     token_type: str

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from identity.broker.brokerkit import Kit
+from identity.broker.brokerkit import AT, GRANT, Kit
 from identity.broker.test_exchange import refused
 from strongroom.audit import identifiers
 from strongroom.call import Call
@@ -42,3 +42,26 @@ def test_subjects_are_recorded_under_the_audit_key_in_force(kit: Kit) -> None:
     assert recorded == [old, old, new]
     assert new == identifiers.hide(keyring, "dora@example.com") != old
     assert "dora@example.com" not in kit.trail_text()
+
+
+def test_the_exchanges_value_objects_keep_claims_and_keys_out_of_their_repr(kit: Kit) -> None:
+    """`VerifiedSubject`, `Prepared` and the attempt are tuples (built per exchange); their
+    ``repr`` (and so ``str``, and any log line naming them) leaves claims and keys out."""
+    token = kit.mint("sys:read", subject="hot-path-user")
+    verifier = kit.node.broker.subjects.get(AT)
+    assert verifier is not None
+    subject = verifier.verify(token)
+    assert subject.claims["sub"] == "hot-path-user"
+    assert "claims" not in repr(subject) and "sys:read" not in repr(subject)
+    assert str(subject) == repr(subject)
+    form = {
+        "grant_type": [GRANT],
+        "subject_token": [token],
+        "subject_token_type": [AT],
+        "scope": ["sys:read"],
+    }
+    prepared = kit.node.broker.exchanger.prepare(form, "crm", None)
+    assert prepared.token.signing_input not in repr(prepared)
+    assert "SigningKey" not in repr(prepared)
+    exchanged = prepared.sign()
+    assert exchanged.issued.access_token not in repr(exchanged)
