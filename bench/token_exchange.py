@@ -24,6 +24,11 @@ On a fresh SQLite node (initialised and unsealed, in a temporary directory under
   signature, claims, and the revocation check (an in-memory lookup with bounded staleness),
   one thread.
 
+The machine's speed moves within seconds, so the rates compared are taken in turns: the
+raw rates in ``--rounds`` alternating slices, and each service row in ``--rounds``
+slices, each after a slice of raw `cryptography` signing of the same length; the raw sign
+rate every row is divided by is the mean of all those slices.
+
 Prints a table (per second, and % of the raw rate) and writes `bench/.work/token_exchange.json`.
 Under the table, the service rows' CPU time per exchange (the whole process, and the event
 loop's thread alone) and how much of the time the loop was busy: a loop idle for a large
@@ -39,6 +44,7 @@ import asyncio
 import base64
 import json
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -178,6 +184,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"{100 * sodium_sign / raw_sign:.1f}%. The target stays judged against "
             "cryptography's rate, the issue's reference; against libsodium's own sign rate "
             f"the mixed row is {100 * exchange / sodium_sign:.1f}%",
+            f"rates taken in turns: the raw rates in {args.rounds} alternating slices, and "
+            f"each service row in {args.rounds} slices, each right after a slice of raw "
+            "cryptography signing; the raw sign rate above is the mean of those "
+            f"{len(results['raw_sign_by_slice'])} slices ("
+            + ", ".join(f"{r:,.0f}" for r in results["raw_sign_by_slice"])
+            + "/s)",
             "the service row runs its coroutines on uvloop, as the server does; an exchange "
             "whose client, revocation snapshot and approved scopes are in memory runs on the "
             "event loop, others in a worker thread",
@@ -251,62 +263,100 @@ def subject_tokens(node: Node, count: int) -> list[str]:
     ]
 
 
-def async_rate(
+class Subjects:
+    """Subject tokens handed out in turn, across the slices of a row (`async_slice`)."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.position = 0
+
+    def form(self) -> dict[str, list[str]]:
+        self.position = (self.position + 1) % len(self.tokens)
+        return {**FORM_BASE, "subject_token": [self.tokens[self.position]]}
+
+
+def async_slice(
     node: Node,
     creds: ClientCredentials,
-    subjects: list[str],
+    subjects: Subjects,
     seconds: float,
     concurrency: int,
-    *,
-    warm: bool = False,
+    warm_up: int = 0,
 ) -> dict[str, float]:
-    """Exchanges per second through `Broker.exchange_async` from ``concurrency`` coroutines
-    on one event loop (as the API's token endpoint runs them), each with the next subject.
+    """Exchanges through `Broker.exchange_async` for about ``seconds``, from
+    ``concurrency`` coroutines on one event loop (as the API's token endpoint runs them),
+    each with the next subject of ``subjects`` (which carries on from the slice before).
+    ``warm_up`` exchanges first, unmeasured.
 
-    ``warm``: every subject is exchanged once before the measurement (so each is in the
-    verified-token cache, and none is seen for the first time while measuring); else
-    only the first 20 are, and each later one is new until the list wraps.
-
-    Also the CPU time per exchange of the whole process (the audit writer included) and of
-    the event loop's thread, and the share of the wall time the loop was busy: the rest it
-    had nothing to run, every coroutine waiting for its event's group commit."""
+    Returns the exchanges done, the wall time, the CPU time of the whole process (the
+    audit writer included) and of the event loop's thread: the loop is idle for the rest
+    of the wall time, every coroutine waiting for its event's group commit."""
     call = Call("bench", "anonymous")
-    position = [0]
-
-    def form() -> dict[str, list[str]]:
-        position[0] = (position[0] + 1) % len(subjects)
-        return {**FORM_BASE, "subject_token": [subjects[position[0]]]}
 
     async def main() -> dict[str, float]:
-        for _ in range(len(subjects) if warm else 20):
-            await node.broker.exchange_async(call, form(), creds, None)
-        # Subject tokens the verified-token cache does not hold now: each is first seen
-        # when its turn comes (none is evicted meanwhile: the cache outsizes the run).
-        unseen = sum(node.tokens.cached(s) is None for s in subjects)
+        for _ in range(warm_up):
+            await node.broker.exchange_async(call, subjects.form(), creds, None)
         stop = time.perf_counter() + seconds
         done = [0]
 
         async def worker() -> None:
             while time.perf_counter() < stop:
-                await node.broker.exchange_async(call, form(), creds, None)
+                await node.broker.exchange_async(call, subjects.form(), creds, None)
                 done[0] += 1
 
         cpu, loop_cpu = time.process_time(), time.thread_time()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - started
-        cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
         return {
-            "exchange": done[0] / wall,
-            "exchanges_measured": done[0],
-            # Unseen subjects come in turn after the warm-up's; each is new until they wrap.
-            "exchanges_first_seen": min(done[0], unseen),
-            "exchange_cpu_us": 1e6 * cpu / max(done[0], 1),
-            "exchange_loop_cpu_us": 1e6 * loop_cpu / max(done[0], 1),
-            "exchange_loop_busy": loop_cpu / wall,
+            "done": done[0],
+            "wall": time.perf_counter() - started,
+            "cpu": time.process_time() - cpu,
+            "loop_cpu": time.thread_time() - loop_cpu,
         }
 
     return common.run_loop(main())
+
+
+def interleaved_row(
+    node: Node,
+    creds: ClientCredentials,
+    tokens: list[str],
+    args: argparse.Namespace,
+    sign: Callable[[], Any],
+    signs: list[float],
+    *,
+    warm: bool,
+) -> dict[str, float]:
+    """A service row measured in ``args.rounds`` slices, each after a slice of raw
+    ``sign`` calls of the same length (their rates go to ``signs``, per slice): the
+    machine's changes of speed during the row reach both alike.
+
+    ``warm``: every subject is exchanged once before the measurement (so each is in the
+    verified-token cache, and none is seen for the first time while measuring); else
+    only the first 20 are, and each later one is new until the list wraps."""
+    subjects = Subjects(tokens)
+    share = args.seconds / args.rounds
+    totals = dict.fromkeys(("done", "wall", "cpu", "loop_cpu"), 0.0)
+    # The warm-up alone (a slice of no seconds).
+    async_slice(node, creds, subjects, 0.0, args.concurrency, len(tokens) if warm else 20)
+    # Subject tokens the verified-token cache does not hold now: each is first seen when
+    # its turn comes (none is evicted meanwhile: the cache outsizes the run).
+    unseen = sum(node.tokens.cached(t) is None for t in tokens)
+    for _ in range(args.rounds):
+        signs.append(rate(sign, share))
+        part = async_slice(node, creds, subjects, share, args.concurrency)
+        for key in totals:
+            totals[key] += part[key]
+    done = int(totals["done"])
+    return {
+        "exchange": done / totals["wall"],
+        "exchanges_measured": done,
+        # Unseen subjects come in turn after the warm-up's; each is new until they wrap.
+        "exchanges_first_seen": min(done, unseen),
+        "exchange_cpu_us": 1e6 * totals["cpu"] / max(done, 1),
+        "exchange_loop_cpu_us": 1e6 * totals["loop_cpu"] / max(done, 1),
+        "exchange_loop_busy": totals["loop_cpu"] / totals["wall"],
+    }
 
 
 LUA = """\
@@ -402,20 +452,32 @@ def measure(node: Node, secret: str, args: argparse.Namespace) -> dict[str, Any]
     message = b"x" * 420
     signature = raw_key.sign(message)
     public = raw_key.public_key()
-    raw_sign = rate(lambda: raw_key.sign(message), args.seconds)
-    raw_verify = rate(lambda: public.verify(signature, message), args.seconds)
     sodium = ed25519.SigningKey(raw_key.private_bytes_raw())
-    raw_sign_sodium = rate(lambda: sodium.sign(message), args.seconds)
-    raw_verify_sodium = rate(
-        lambda: ed25519.verify(sodium.public, signature, message), args.seconds
-    )
+
+    def sign() -> Any:
+        return raw_key.sign(message)
+
+    # The raw rates in alternating slices (cryptography, then libsodium, then again), as
+    # the machine's speed moves within seconds; cryptography's raw sign rate is measured
+    # again beside every slice of the service rows. The rate the rows are divided by is
+    # the mean of all its slices.
+    share = args.seconds / args.rounds
+    signs: list[float] = []
+    sodium_signs, verifies, sodium_verifies = [], [], []
+    for _ in range(args.rounds):
+        signs.append(rate(sign, share))
+        sodium_signs.append(rate(lambda: sodium.sign(message), share))
+        verifies.append(rate(lambda: public.verify(signature, message), share))
+        sodium_verifies.append(
+            rate(lambda: ed25519.verify(sodium.public, signature, message), share)
+        )
 
     subjects = subject_tokens(node, args.subjects)
     creds = ClientCredentials(basic=("bench-app", secret))
-    service = async_rate(node, creds, subjects, args.seconds, args.concurrency)
+    service = interleaved_row(node, creds, subjects, args, sign, signs, warm=False)
     # Others than the mixed row's, so that row's first-seen count stays exact.
     warm_subjects = subject_tokens(node, args.warm_subjects)
-    warm = async_rate(node, creds, warm_subjects, args.seconds, args.concurrency, warm=True)
+    warm = interleaved_row(node, creds, warm_subjects, args, sign, signs, warm=True)
     position = [0]
 
     def bare() -> Any:
@@ -438,10 +500,11 @@ def measure(node: Node, secret: str, args: argparse.Namespace) -> dict[str, Any]
     first_sight = len(fresh) / (time.perf_counter() - start)
     return {
         "validation_first_sight": first_sight,
-        "raw_sign": raw_sign,
-        "raw_verify": raw_verify,
-        "raw_sign_sodium": raw_sign_sodium,
-        "raw_verify_sodium": raw_verify_sodium,
+        "raw_sign": statistics.mean(signs),
+        "raw_sign_by_slice": signs,
+        "raw_verify": statistics.mean(verifies),
+        "raw_sign_sodium": statistics.mean(sodium_signs),
+        "raw_verify_sodium": statistics.mean(sodium_verifies),
         **service,
         "warm": warm,
         "exchange_unaudited": unaudited,
@@ -452,6 +515,9 @@ def measure(node: Node, secret: str, args: argparse.Namespace) -> dict[str, Any]
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="slices the raw rates and service rows take turns in"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent exchanges")
     parser.add_argument("--subjects", type=int, default=4000, help="distinct subject tokens")
     parser.add_argument(
@@ -461,7 +527,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--http-subjects", type=int, default=1000, help="subjects for HTTP")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds positive")
+    return args
 
 
 if __name__ == "__main__":
