@@ -33,9 +33,7 @@ def make_kit(database_url: str, tmp_path: Path, idp: Idp) -> Iterator[Callable[.
             database_url=database_url,
             data_dir=tmp_path / f"data{len(opened)}",
             addr="127.0.0.1:8210",
-            oauth_app_scopes=APPROVED,
-            revocation_refresh_seconds=0.5,
-            **overrides,
+            **{"oauth_app_scopes": APPROVED, "revocation_refresh_seconds": 0.5, **overrides},
         )
         node = Node.open(settings)
         client = TestClient(create_app(node), raise_server_exceptions=False)
