@@ -43,7 +43,9 @@ class SigningKey:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte signature of ``message``."""
-        return bytes(bindings.crypto_sign(message, self._secret)[:SIGNATURE_BYTES])
+        # libsodium returns the signature followed by the message.
+        signed: bytes = bindings.crypto_sign(message, self._secret)
+        return signed[:SIGNATURE_BYTES]
 
     def __repr__(self) -> str:
         return f"SigningKey(public={self.public.hex()})"

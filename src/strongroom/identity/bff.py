@@ -20,7 +20,7 @@ fresh proof with each forwarded call, so such scopes work through the BFF too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
@@ -204,19 +204,16 @@ class Bff:
         recorder: Recorder,
         source: ApiTokenSource,
         key: DpopKey,
+        dpop_required: Callable[[str], bool],
     ) -> None:
         self._apps = {a.name: a for a in settings.bff_apps}
         self._recorder = recorder
         self.source = source
         #: The BFF's own DPoP key (`strongroom.identity.dpop_key`).
         self.key = key
-        required = settings.dpop_required_scopes
-        # Apps with a scope policy binds to DPoP get DPoP-bound tokens, bearer otherwise.
-        self._bound = {
-            a.name
-            for a in settings.bff_apps
-            if any(scope_names.allowed(required, s) for s in a.scopes)
-        }
+        # Apps with a scope the policy (`Broker.dpop_required`) binds to DPoP get
+        # DPoP-bound tokens, bearer ones otherwise.
+        self._bound = {a.name for a in settings.bff_apps if any(dpop_required(s) for s in a.scopes)}
 
     def app(self, name: str) -> BffAppSettings:
         """The registered app ``name``; `NotFoundError` if none."""

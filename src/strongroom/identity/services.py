@@ -52,6 +52,7 @@ class IdentityServices:
             recorder,
             token_source or ExchangedTokenSource(broker, settings.oauth_role_scopes, clock),
             DpopKey(clock, nonce),
+            broker.dpop_required,
         )
 
         def revoke_lineage(call: Call, view: SessionView) -> None:
