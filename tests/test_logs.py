@@ -121,6 +121,14 @@ def test_a_loop_that_stops_before_its_flush_leaves_later_lines_unbatched_not_los
     asyncio.run(on_another_loop())
 
 
+def _stderr_of(code: str) -> str:
+    """What a Python process running ``code`` wrote to stderr (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stderr
+
+
 def test_a_server_process_writes_its_lines_to_stderr_by_exit() -> None:
     code = (
         "import asyncio, logging; from strongroom import logs; logs.configure('info');"
@@ -128,10 +136,7 @@ def test_a_server_process_writes_its_lines_to_stderr_by_exit() -> None:
         "async def main():\n    log.info('on the loop', extra={'n': 1})\n"
         "asyncio.run(main()); log.info('off the loop')"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    lines = [json.loads(line) for line in _stderr_of(code).splitlines()]
     assert [(line["msg"], line.get("n")) for line in lines] == [
         ("on the loop", 1),
         ("off the loop", None),
@@ -267,10 +272,7 @@ def test_configure_writes_what_the_handler_it_replaces_still_buffers() -> None:
         "    os._exit(0)  # no exit handlers: only what was written is there\n"
         "asyncio.run(main())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert "waiting for its iteration" in done.stderr
+    assert "waiting for its iteration" in _stderr_of(code)
 
 
 def test_a_failing_stream_does_not_fail_the_request_that_logs(

@@ -82,16 +82,14 @@ def test_forwarded_calls_carry_a_bound_token_and_a_fresh_proof(sr_dpop: Ready) -
     assert sr.client.get(record, headers={"Authorization": f"DPoP {token}"}).status_code == 401
     replayed = {"Authorization": f"DPoP {token}", "DPoP": second["dpop"]}
     assert sr.client.get(record, headers=replayed).status_code == 401
-    elsewhere = {"Authorization": f"DPoP {token}", "DPoP": second["dpop"]}
-    assert sr.client.get("/v1/sys/keys", headers=elsewhere).status_code == 401
+    # A proof never used, made by the BFF's key for ``record``: refused on another path,
+    # then accepted on its own (so the path was the only fault, and a replay the other's).
+    unused = sr.node.identity.bff.key.proof("GET", sr.node.broker.url_for(record), token)
+    fresh = {"Authorization": f"DPoP {token}", "DPoP": unused}
+    assert sr.client.get("/v1/sys/keys", headers=fresh).status_code == 401
     assert len(seen) == 2
-    # What refused the replay is the replay itself: a new proof by the same key passes.
-    url = sr.node.broker.url_for(record)
-    new = {
-        "Authorization": f"DPoP {token}",
-        "DPoP": sr.node.identity.bff.key.proof("GET", url, token),
-    }
-    assert sr.client.get(record, headers=new).status_code == 200
+    assert sr.client.get(record, headers=fresh).status_code == 200
+    assert len(seen) == 3
 
 
 def test_another_key_cannot_use_the_token(sr_dpop: Ready) -> None:
