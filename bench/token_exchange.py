@@ -9,14 +9,16 @@ On a fresh SQLite node (initialised and unsealed, in a temporary directory under
   Strongroom signs and verifies tokens with (`strongroom.crypto.ed25519`, ADR 12);
 - token exchange: `Broker.exchange` (the service under `POST /v1/oauth/token`): client
   authentication, subject-token verification with its revocation check, scope narrowing,
-  signing, and one durable audit event; run from ``--concurrency`` coroutines on one event
-  loop so the audit trail's group commit can share fsyncs, as concurrent requests do. Two
-  rows: the *mixed* one (``--subjects`` distinct subject tokens in turn: each one's first
-  exchange verifies its signature, later rounds find it in the verified-token cache), on
-  which the target is judged, and the *warm* one (``--warm-subjects`` tokens each
-  exchanged once before the measurement, then again: a backend exchanging a user's
-  sign-in token for another audience; no signature check, revocation still checked).
-  Each row prints its share of exchanges whose subject token was seen for the first time;
+  signing, and one durable audit event (written by the audit appender process, as the
+  server does by default); run from ``--concurrency`` coroutines on one event loop so the
+  audit trail's group commit can share fsyncs, as concurrent requests do. Two rows: the
+  *mixed* one, on which the target is judged: one exchange in five (``--first-seen``,
+  20%) presents a subject token never presented before, whose signature is verified, and
+  the others tokens presented already, which the verified-token cache holds (a fixed
+  share, whatever the speed; the tokens are distinct, one user each); and the *warm* one
+  (``--warm-subjects`` tokens each exchanged once before the measurement, then again: a
+  backend exchanging a user's sign-in token for another audience; no signature check,
+  revocation still checked). Each row prints its share of first-seen subject tokens;
 - exchange without its audit event: `TokenExchange.exchange` alone (subject verification,
   revocation check, scope narrowing, signing), one thread: the broker's own cost, to show
   how much of an exchange the durable audit event takes;
@@ -43,6 +45,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -196,22 +199,27 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"service row (mixed): {results['exchanges_measured']:,} exchanges, "
             f"{results['exchanges_first_seen']:,} of them with a subject token seen for the "
             f"first time; CPU per exchange {results['exchange_cpu_us']:.0f} µs in the process "
-            f"(audit writer included), {results['exchange_loop_cpu_us']:.0f} µs on the event "
-            f"loop, which ran {100 * results['exchange_loop_busy']:.0f}% of the time: the rest, "
-            "its coroutines were all waiting for their events' group commit (the audit "
-            "writer's thread holding the GIL meanwhile), or the machine's other load had the "
-            "CPU (wall-clock rates move with that load, CPU figures much less)",
+            f"(its audit writer thread included), of which "
+            f"{results['exchange_loop_cpu_us']:.0f} µs on the event loop, which ran "
+            f"{100 * results['exchange_loop_busy']:.0f}% of the time (the rest, its coroutines "
+            "were all waiting for their events' group commit, or the machine's other load had "
+            "the CPU: wall-clock rates move with that load, CPU figures much less); and "
+            f"{results['exchange_appender_cpu_us']:.0f} µs in the audit appender process, on "
+            "the other core (it writes the events' batches)",
             f"warm row: {warm['exchanges_measured']:,} exchanges of {args.warm_subjects:,} "
             f"subject tokens each exchanged once before (as a backend exchanges a user's "
             f"token again, for another audience), {warm['exchanges_first_seen']:,} first seen; "
             f"CPU per exchange {warm['exchange_cpu_us']:.0f} µs in the process, "
             f"{warm['exchange_loop_cpu_us']:.0f} µs on the loop (busy "
-            f"{100 * warm['exchange_loop_busy']:.0f}%). The target is judged on the mixed row, "
+            f"{100 * warm['exchange_loop_busy']:.0f}%), "
+            f"{warm['exchange_appender_cpu_us']:.0f} µs in the audit appender process. "
+            "The target is judged on the mixed row, "
             "as before; the warm row shows the exchange without a signature check",
-            f"the {args.subjects:,} subject tokens are distinct (one user each), but the "
-            "verified-token cache remembers each after its first check (keyed by its hash; "
-            "revocation is still checked), so later rounds skip the signature check; the "
-            "first-seen validation row shows the uncached cost",
+            "the mixed row's subject tokens are distinct (one user each); one exchange in "
+            f"{round(100 / args.first_seen)} presents one for the first time, the others one "
+            "presented before, which the verified-token cache remembers (keyed by its hash; "
+            "revocation is still checked), so they skip the signature check; the first-seen "
+            "validation row shows the uncached cost",
         ]
         + ([] if http is not None else ["HTTP not measured (--no-http, or wrk is missing)"]),
     )
@@ -264,15 +272,44 @@ def subject_tokens(node: Node, count: int) -> list[str]:
 
 
 class Subjects:
-    """Subject tokens handed out in turn, across the slices of a row (`async_slice`)."""
+    """Subject tokens handed out across the slices of a row (`async_slice`): one exchange
+    in every ``every`` presents a token never presented before (while any is left), the
+    others the tokens presented already, in turn. So the share of first-seen subjects does
+    not depend on how fast the exchanges run. With ``every`` 0, every token is presented
+    before any is presented again (the warm row, whose warm-up presents them all)."""
 
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
+    def __init__(self, tokens: list[str], every: int = 0) -> None:
+        self.fresh = list(reversed(tokens))
+        self.seen: list[str] = []
+        self.every = every
+        self.count = 0
         self.position = 0
+        #: Exchanges that presented a token for the first time.
+        self.first_seen = 0
 
     def form(self) -> dict[str, list[str]]:
-        self.position = (self.position + 1) % len(self.tokens)
-        return {**FORM_BASE, "subject_token": [self.tokens[self.position]]}
+        self.count += 1
+        if self.fresh and (not self.seen or not self.every or self.count % self.every == 0):
+            token = self.fresh.pop()
+            self.seen.append(token)
+            self.first_seen += 1
+        else:
+            self.position = (self.position + 1) % len(self.seen)
+            token = self.seen[self.position]
+        return {**FORM_BASE, "subject_token": [token]}
+
+
+def appender_cpu(node: Node) -> float:
+    """CPU seconds the node's audit appender process has used (0 without one)."""
+    appender = node.committer.appender
+    pid = appender.pid if appender is not None else None
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def async_slice(
@@ -305,6 +342,7 @@ def async_slice(
                 done[0] += 1
 
         cpu, loop_cpu = time.process_time(), time.thread_time()
+        child_cpu = appender_cpu(node)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return {
@@ -312,6 +350,7 @@ def async_slice(
             "wall": time.perf_counter() - started,
             "cpu": time.process_time() - cpu,
             "loop_cpu": time.thread_time() - loop_cpu,
+            "appender_cpu": appender_cpu(node) - child_cpu,
         }
 
     return common.run_loop(main())
@@ -334,27 +373,32 @@ def interleaved_row(
     ``warm``: every subject is exchanged once before the measurement (so each is in the
     verified-token cache, and none is seen for the first time while measuring); else
     only the first 20 are, and each later one is new until the list wraps."""
-    subjects = Subjects(tokens)
+    every = 0 if warm else round(100 / args.first_seen)
+    subjects = Subjects(tokens, every)
     share = args.seconds / args.rounds
-    totals = dict.fromkeys(("done", "wall", "cpu", "loop_cpu"), 0.0)
+    totals = dict.fromkeys(("done", "wall", "cpu", "loop_cpu", "appender_cpu"), 0.0)
     # The warm-up alone (a slice of no seconds).
     async_slice(node, creds, subjects, 0.0, args.concurrency, len(tokens) if warm else 20)
-    # Subject tokens the verified-token cache does not hold now: each is first seen when
-    # its turn comes (none is evicted meanwhile: the cache outsizes the run).
-    unseen = sum(node.tokens.cached(t) is None for t in tokens)
+    if any(node.tokens.cached(t) is None for t in subjects.seen):
+        raise BenchError("a subject token of the warm-up is not in the verified-token cache")
+    before = subjects.first_seen
     for _ in range(args.rounds):
         signs.append(rate(sign, share))
         part = async_slice(node, creds, subjects, share, args.concurrency)
         for key in totals:
             totals[key] += part[key]
     done = int(totals["done"])
+    if not warm and not subjects.fresh:
+        raise BenchError(f"--subjects {len(tokens)} ran out: give more")
     return {
         "exchange": done / totals["wall"],
         "exchanges_measured": done,
-        # Unseen subjects come in turn after the warm-up's; each is new until they wrap.
-        "exchanges_first_seen": min(done, unseen),
+        # Each token the row presented for the first time was first seen by the broker
+        # too: the verified-token cache holds only what the broker verified.
+        "exchanges_first_seen": subjects.first_seen - before,
         "exchange_cpu_us": 1e6 * totals["cpu"] / max(done, 1),
         "exchange_loop_cpu_us": 1e6 * totals["loop_cpu"] / max(done, 1),
+        "exchange_appender_cpu_us": 1e6 * totals["appender_cpu"] / max(done, 1),
         "exchange_loop_busy": totals["loop_cpu"] / totals["wall"],
     }
 
@@ -480,9 +524,9 @@ def measure(node: Node, secret: str, args: argparse.Namespace) -> dict[str, Any]
     warm = interleaved_row(node, creds, warm_subjects, args, sign, signs, warm=True)
     position = [0]
 
-    def bare() -> Any:
-        position[0] = (position[0] + 1) % len(subjects)
-        form = {**FORM_BASE, "subject_token": [subjects[position[0]]]}
+    def bare() -> Any:  # subject tokens the warm row presented: in the cache
+        position[0] = (position[0] + 1) % len(warm_subjects)
+        form = {**FORM_BASE, "subject_token": [warm_subjects[position[0]]]}
         return node.broker.exchanger.exchange(form, "bench-app", None)
 
     token = bare().issued.access_token
@@ -493,7 +537,7 @@ def measure(node: Node, secret: str, args: argparse.Namespace) -> dict[str, Any]
 
     validation = rate(validate, args.seconds)
     # Each token seen for the first time: a full signature check, no cache hit.
-    fresh = [bare().issued.access_token for _ in range(args.subjects)]
+    fresh = [bare().issued.access_token for _ in range(4000)]
     start = time.perf_counter()
     for each in fresh:
         node.authenticate(each)
@@ -519,7 +563,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--rounds", type=int, default=5, help="slices the raw rates and service rows take turns in"
     )
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent exchanges")
-    parser.add_argument("--subjects", type=int, default=4000, help="distinct subject tokens")
+    parser.add_argument(
+        "--subjects", type=int, default=12000, help="distinct subject tokens (mixed row)"
+    )
+    parser.add_argument(
+        "--first-seen",
+        type=float,
+        default=20.0,
+        help="percent of the mixed row's exchanges presenting a subject token first",
+    )
     parser.add_argument(
         "--warm-subjects", type=int, default=1000, help="subject tokens exchanged again"
     )

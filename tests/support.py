@@ -10,11 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
 from strongroom.api.serving import uvicorn_config
+from strongroom.audit import log
+from strongroom.audit.appender import AppenderProcess
 from strongroom.config import Settings
+from strongroom.errors import AuditError
 from strongroom.node import Node
 
 
@@ -62,3 +66,14 @@ def uvicorn_on_loopback(app: Any, settings: Settings) -> Iterator[int]:
         thread.join(10)
         loop.close()
         listener.close()
+
+
+def _trail_down(*args: object, **kwargs: object) -> list[int]:
+    raise AuditError("the audit store is down")
+
+
+def break_audit_trail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every audit write fail, in this process and in the appender process's path
+    (`monkeypatch.undo` mends it)."""
+    monkeypatch.setattr(log, "append_many", _trail_down)
+    monkeypatch.setattr(AppenderProcess, "append", _trail_down)

@@ -227,6 +227,11 @@ class Settings(BaseSettings):
         description="Server processes sharing the listening socket (docs/workers.md); above 1, "
         "a supervisor holds the seal and writes the audit trail for all of them.",
     )
+    audit_appender: Literal["process", "thread"] = Field(
+        "process",
+        description="On SQLite, who writes the batches of audit events: a child process "
+        "on a core of its own (process), or the server's writer thread (thread).",
+    )
     audit_hmac_subjects: bool = Field(
         True, description="Record token subjects as HMACs (they are often e-mail addresses)."
     )

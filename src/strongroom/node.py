@@ -105,7 +105,9 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         self.seal_manager = SealManager(self.clock)
         self.leader = leader
-        self.committer = committer or GroupCommitter(database)
+        self.committer = committer or GroupCommitter(
+            database, appender=settings.audit_appender == "process"
+        )
         self.alerts = _alert_engine(settings, database, self.clock)
         self.committer.observers.append(self.alerts.observe)
         self.committer.on_failure = self._audit_failing

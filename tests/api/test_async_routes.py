@@ -8,9 +8,8 @@ import threading
 
 from rfc9162 import ind_mth
 from sqlalchemy import select
-from support import Ready
+from support import Ready, break_audit_trail
 
-from strongroom.audit import log
 from strongroom.errors import AuditError
 from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
@@ -70,7 +69,7 @@ def test_concurrent_reads_are_each_recorded_once_before_the_answer(ready: Ready)
 
 
 def test_async_reads_fail_closed_when_the_trail_cannot_record(ready: Ready, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(log, "append_many", _broken)
+    break_audit_trail(monkeypatch)
     keys = ready.client.get("/v1/sys/keys", headers={**ready.auth(), "X-Request-Id": "b-1"})
     events = ready.client.get("/v1/audit/events", headers={**ready.auth(), "X-Request-Id": "b-2"})
     for resp in (keys, events):

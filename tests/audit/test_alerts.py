@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from alert_support import Hook
+from support import break_audit_trail
 
-from strongroom.audit import alerts, log
+from strongroom.audit import alerts
 from strongroom.config import Settings, load_settings
 from strongroom.errors import AuditError
 from strongroom.node import Call, Node
@@ -106,11 +107,7 @@ def test_a_failing_audit_trail_raises_an_alert(
     url, received = receiver
     node = _node(settings, tmp_path, url)
     try:
-
-        def broken(*args: object, **kwargs: object) -> list[int]:
-            raise AuditError("down")
-
-        monkeypatch.setattr(log, "append_many", broken)
+        break_audit_trail(monkeypatch)
         with pytest.raises(AuditError):
             node.record_denied(Call("x", "a"), "sys.keys.list", "sys/keys", "nope")
         _wait(lambda: any(json.loads(b)["rule"] == "audit-degraded" for _, b in received))

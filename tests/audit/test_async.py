@@ -5,28 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from rfc9162 import ind_mth, independent_verify_inclusion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from trail_support import check_tree, stored
 
 from strongroom.audit import log
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
 from strongroom.audit.recorder import Audited, PointReading, Recorder
-from strongroom.audit.tree import TreeReader
 from strongroom.clock import SystemClock
 from strongroom.config import Settings
 from strongroom.errors import AuditError, ForbiddenError, NotFoundError
 from strongroom.store import migrate
 from strongroom.store.engine import Database
-from strongroom.store.models import AuditEvent, AuditHead
+from strongroom.store.models import AuditHead
 from strongroom.store.repositories import audit as repo
 
 
@@ -43,28 +41,6 @@ async def _append(committer: GroupCommitter, record: AuditRecord) -> int:
 
 def _broken(*args: object, **kwargs: object) -> list[int]:
     raise AuditError("the audit store is down")
-
-
-def _stored(db: Database) -> list[AuditEvent]:
-    with db.transaction(read_only=True) as s:
-        return list(s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars())
-
-
-def _check_tree(db: Database) -> list[AuditEvent]:
-    """Indexes contiguous, leaf hashes right, and the head's frontier is the tree of them."""
-    rows = _stored(db)
-    assert [r.seq for r in rows] == list(range(len(rows)))
-    leaves = [hashlib.sha256(b"\x00" + r.entry).digest() for r in rows]
-    assert [r.leaf_hash for r in rows] == leaves
-    with db.transaction(read_only=True) as s:
-        size, frontier = repo.head(s)
-        assert size == len(rows)
-        assert frontier.root() == ind_mth(leaves)
-        reader = TreeReader(s, size)
-        for index in {0, size // 3, size // 2, size - 1}:
-            proof = reader.inclusion(index, size)
-            assert independent_verify_inclusion(leaves[index], index, size, proof, ind_mth(leaves))
-    return rows
 
 
 def test_acknowledged_events_are_durable_after_reopening(settings: Settings) -> None:
@@ -88,7 +64,7 @@ def test_acknowledged_events_are_durable_after_reopening(settings: Settings) -> 
     db.dispose()
     reopened = Database.from_url(settings.resolved_database_url)
     try:
-        rows = _check_tree(reopened)
+        rows = check_tree(reopened)
         found = {r.request_id: r.seq for r in rows}
         assert found == acknowledged
         assert len(rows) == 750
@@ -126,7 +102,7 @@ def test_concurrent_async_and_thread_appends_keep_the_tree(settings: Settings) -
             t.join()
     finally:
         committer.close()
-    rows = _check_tree(db)
+    rows = check_tree(db)
     assert len(rows) == 80 + 2000
     assert sorted(indexes) == list(range(len(rows)))
     assert len({r.request_id for r in rows}) == len(rows)
@@ -160,7 +136,7 @@ def test_a_failing_store_fails_every_waiter_quickly(node_db: Database, monkeypat
     asyncio.run(_append(committer, _record("healed")))
     assert committer.healthy
     committer.close()
-    assert [r.request_id for r in _stored(node_db)] == ["healed"]
+    assert [r.request_id for r in stored(node_db)] == ["healed"]
 
 
 @contextlib.contextmanager
@@ -235,7 +211,7 @@ def test_a_batch_acknowledged_at_the_next_commit_is_answered_when_that_fails(
     monkeypatch.undo()
     assert outcomes["first"] == 0 and outcomes["good"] == 1
     assert isinstance(outcomes["bad"], AuditError)
-    assert [r.request_id for r in _check_tree(node_db)] == ["first", "good"]
+    assert [r.request_id for r in check_tree(node_db)] == ["first", "good"]
 
 
 def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> None:
@@ -272,7 +248,7 @@ def test_a_stalled_writer_fails_waiters_in_bounded_time(node_db: Database) -> No
     assert outcomes["taken-1"] == 0
     assert committer.healthy
     # The withdrawn group is never written later.
-    assert [r.request_id for r in _stored(node_db)] == ["taken-1"]
+    assert [r.request_id for r in stored(node_db)] == ["taken-1"]
 
 
 def test_cancelling_a_waiter_neither_loses_nor_duplicates_its_event(node_db: Database) -> None:
@@ -291,7 +267,7 @@ def test_cancelling_a_waiter_neither_loses_nor_duplicates_its_event(node_db: Dat
     assert cancelled
     assert isinstance(outcomes[7], asyncio.CancelledError)
     assert all(isinstance(o, int) for i, o in enumerate(outcomes) if i != 7)
-    rows = _check_tree(node_db)
+    rows = check_tree(node_db)
     counts = Counter(r.request_id for r in rows)
     assert counts == Counter(f"c{i}" for i in range(40))
 
@@ -302,7 +278,7 @@ def test_a_closed_committer_refuses_async_appends(node_db: Database) -> None:
     committer.close()
     with pytest.raises(AuditError):
         asyncio.run(_append(committer, _record("after")))
-    assert [r.request_id for r in _stored(node_db)] == ["before"]
+    assert [r.request_id for r in stored(node_db)] == ["before"]
 
 
 def test_an_unencodable_event_is_refused_before_queueing(node_db: Database) -> None:
@@ -318,7 +294,7 @@ def test_an_unencodable_event_is_refused_before_queueing(node_db: Database) -> N
 
     asyncio.run(main())
     committer.close()
-    assert [r.request_id for r in _stored(node_db)] == ["fine"]
+    assert [r.request_id for r in stored(node_db)] == ["fine"]
 
 
 # -- the recorder's coroutine API ---------------------------------------------------------
@@ -350,7 +326,7 @@ def test_recorder_async_actions_record_outcomes(node_db: Database) -> None:
 
     asyncio.run(main())
     committer.close()
-    rows = {r.request_id: r for r in _check_tree(node_db)}
+    rows = {r.request_id: r for r in check_tree(node_db)}
     assert (rows["ok-1"].outcome, rows["ok-1"].resource) == ("success", "things/3")
     assert rows["ok-1"].detail == '{"count":3}'
     assert (rows["denied-2"].outcome, rows["denied-2"].detail) == (
@@ -384,7 +360,7 @@ def test_recorder_async_fails_closed_when_the_trail_cannot_record(
     monkeypatch.undo()
     committer.close()
     assert ran == ["a", "b"]
-    assert _stored(node_db) == []
+    assert stored(node_db) == []
 
 
 @pytest.fixture
@@ -421,12 +397,12 @@ def test_work_of_a_cancelled_reader_is_still_recorded(node_db: Database, how: st
         # The work finishes in its thread; its event follows without anyone waiting.
         for _ in range(200):
             await asyncio.sleep(0.01)
-            if [r for r in _stored(node_db) if r.request_id == "late-1"]:
+            if [r for r in stored(node_db) if r.request_id == "late-1"]:
                 break
 
     asyncio.run(main())
     committer.close()
-    rows = [r for r in _check_tree(node_db) if r.request_id == "late-1"]
+    rows = [r for r in check_tree(node_db) if r.request_id == "late-1"]
     assert [(r.outcome, r.detail) for r in rows] == [("success", '{"size":0}')]
 
 
@@ -481,7 +457,7 @@ def test_point_reads_commit_with_their_events_and_report_their_failures(
     assert got[2] == "seen"
     assert isinstance(got[3], ValueError)
     assert writer == ["strongroom-audit"]
-    rows = {r.request_id: r for r in _check_tree(node_db)}
+    rows = {r.request_id: r for r in check_tree(node_db)}
     assert (rows["r-1"].outcome, rows["r-1"].detail) == ("success", '{"size":1}')
     assert (rows["r-2"].outcome, rows["r-2"].detail) == ("denied", '{"error":"forbidden"}')
     assert rows["r-3"].outcome == "success"
@@ -508,7 +484,7 @@ def test_a_point_read_failing_in_the_store_fails_alone(node_db: Database) -> Non
 
     got = asyncio.run(main())
     committer.close()
-    rows = {r.request_id: r for r in _check_tree(node_db)}
+    rows = {r.request_id: r for r in check_tree(node_db)}
     assert set(rows) == {"ok-1", "plain-3"}
     # Retried alone, the read saw the store as it was just before its own event.
     assert got[0] == rows["ok-1"].seq
@@ -532,4 +508,4 @@ def test_point_reads_fail_closed_when_the_trail_cannot_record(
     asyncio.run(main())
     monkeypatch.undo()
     committer.close()
-    assert _stored(node_db) == []
+    assert stored(node_db) == []

@@ -8,9 +8,8 @@ import time
 
 import pytest
 from sqlalchemy import func, select
-from support import Ready
+from support import Ready, break_audit_trail
 
-from strongroom.audit import log
 from strongroom.audit.committer import GroupCommitter
 from strongroom.audit.events import AuditRecord
 from strongroom.errors import AuditError
@@ -31,7 +30,7 @@ def _events(node: Node, request_id: str) -> list[AuditEvent]:
 def test_rotation_fails_and_leaves_no_phantom_key(ready: Ready, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     node = ready.node
     before = [(k.purpose, k.version) for k in node.keyring().describe()]
-    monkeypatch.setattr(log, "append_many", _broken)
+    break_audit_trail(monkeypatch)
     resp = ready.client.post(
         "/v1/sys/keys/barrier/rotate", headers={**ready.auth(), "X-Request-Id": "rot-1"}
     )
@@ -53,7 +52,7 @@ def test_rotation_fails_and_leaves_no_phantom_key(ready: Ready, monkeypatch) -> 
 
 def test_unseal_that_cannot_be_recorded_does_not_happen(node: Node, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     done = node.initialize(Call("init"), shares=1, threshold=1)
-    monkeypatch.setattr(log, "append_many", _broken)
+    break_audit_trail(monkeypatch)
     with pytest.raises(AuditError):
         node.unseal(Call("unseal-1"), done.result.shares[0])
     assert node.seal_manager.sealed
@@ -64,7 +63,7 @@ def test_unseal_that_cannot_be_recorded_does_not_happen(node: Node, monkeypatch)
 
 
 def test_seal_happens_even_if_it_cannot_be_recorded(ready: Ready, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(log, "append_many", _broken)
+    break_audit_trail(monkeypatch)
     resp = ready.client.post("/v1/sys/seal", headers=ready.auth())
     assert resp.status_code == 503
     assert ready.node.seal_manager.sealed
@@ -139,7 +138,7 @@ def test_odd_requests_are_bounded_and_poison_no_batch(ready: Ready) -> None:
 
 def test_health_reports_a_failing_audit_trail(ready: Ready, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert ready.client.get("/v1/sys/health").json()["audit"] == "ok"
-    monkeypatch.setattr(log, "append_many", _broken)
+    break_audit_trail(monkeypatch)
     assert ready.client.get("/v1/sys/keys", headers=ready.auth()).status_code == 503
     health = ready.client.get("/v1/sys/health")
     assert health.status_code == 503 and health.json()["audit"] == "degraded"

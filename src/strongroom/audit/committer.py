@@ -19,6 +19,13 @@ Coroutines can also hand the writer a *point read* (`GroupCommitter.read_async`)
 short read of a few rows by key that the writer runs inside the batch's transaction,
 followed by the event recording it. The read and its event commit together, and the read
 costs neither a worker thread nor a transaction of its own.
+
+On SQLite, with an appender (``appender=True``, the server's default), the writer hands
+batches of plain events to the audit appender process (`strongroom.audit.appender`),
+which writes them on another core; a loop's group then goes to the writer once it holds
+`GROUP_SIZE` events, and each is written on its own, so the loop goes on with its next
+requests while the last ones are written. Batches with point reads are still written
+here, in the writer's transaction.
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal, cast
 
 from strongroom.audit import log
+from strongroom.audit.appender import AppenderLostError, AppenderProcess, Event
 from strongroom.audit.events import AuditRecord
-from strongroom.errors import AuditError
+from strongroom.errors import AuditError, StrongroomError
 from strongroom.store.engine import Database, Reader
 
 _STOP = object()
@@ -44,6 +52,8 @@ _LINGER_SECONDS = 0.001
 #: transaction is bounded by the store's lock timeout.
 _RUNNING_GRACE = 6
 _LATE = "the audit trail did not record this request in time"
+#: With an appender, the most events a loop's group and a batch hold.
+GROUP_SIZE = 32
 
 #: A point read for the writer: run inside the batch's transaction, it returns what its
 #: caller gets (a value, or an exception to raise) and the event recording it. It must only
@@ -130,7 +140,12 @@ class GroupCommitter:
     """One writer thread appending batches of audit records. Thread-safe."""
 
     def __init__(
-        self, database: Database, *, max_batch: int = 256, timeout_seconds: float = 10.0
+        self,
+        database: Database,
+        *,
+        max_batch: int = 256,
+        timeout_seconds: float = 10.0,
+        appender: bool = False,
     ) -> None:
         self._db = database
         self._max_batch = max_batch
@@ -150,6 +165,13 @@ class GroupCommitter:
         self.commits = 0
         # See `_commit`: on SQLite a batch's acknowledgement may wait for the next commit.
         self._overlap = database.backend == "sqlite"
+        # The appender process for batches of plain events (SQLite only; see the module).
+        path = database.sqlite_path if appender else None
+        self.appender = AppenderProcess(path) if path is not None else None
+        if self.appender is not None:
+            # One group per batch: the loop's next group is computed while this one is
+            # written, and its callers are answered as soon as it is durable.
+            self._max_batch = min(max_batch, GROUP_SIZE)
         # The writer thread's own connection for batches of events (see `_write`).
         self._held = database.held_connection()
 
@@ -316,6 +338,8 @@ class GroupCommitter:
             thread.join(timeout=self._timeout)
         if thread is None or not thread.is_alive():
             self._held.release()
+            if self.appender is not None:
+                self.appender.close()
 
     def _take(self, item: object) -> tuple[list[_Item], _Owner] | None:
         """Claim ``item`` for writing (lock held): its live records, or None."""
@@ -402,6 +426,9 @@ class GroupCommitter:
                 earlier()
             if len(items) == 1:
                 outcomes, written = [exc], [None]
+            elif isinstance(exc, AppenderLostError):
+                # The batch may have been written: retried, it could be recorded twice.
+                outcomes, written = [AppenderLostError() for _ in items], [None] * len(items)
             else:
                 # One bad event (or failing read) must not fail the others: one by one.
                 outcomes, written = [], []
@@ -415,7 +442,10 @@ class GroupCommitter:
         if earlier is not None:
             earlier()  # done already unless the write failed early
         acknowledge = _Acknowledgement(batch, outcomes)
-        hold = self._overlap and bool(self._items)
+        # A batch the appender wrote is never held back: its commit was not in this
+        # process, so there is no commit here for its callers to overlap.
+        remote = self.appender is not None and all(isinstance(i, AuditRecord) for i in items)
+        hold = self._overlap and bool(self._items) and not remote
         if not hold:
             acknowledge()
         for record in written:
@@ -435,6 +465,11 @@ class GroupCommitter:
         earlier rather than wait for the write lock.
         """
         reads = not all(isinstance(item, AuditRecord) for item in items)
+        if not reads and self.appender is not None:
+            if before_commit is not None:
+                before_commit()  # durable already; its callers need not wait for this one
+            records = cast(list[AuditRecord], items)
+            return self._append_remote(self.appender, records), list(records)
         reading = False  # a point read (not the trail) is what failed
         if reads and before_commit is not None:
             before_commit()  # a Session may wait for the write lock: answer first
@@ -478,3 +513,32 @@ class GroupCommitter:
             for item, index, value in zip(items, indexes, values, strict=True)
         ]
         return outcomes, list(records)
+
+    def _append_remote(self, appender: AppenderProcess, records: list[AuditRecord]) -> list[int]:
+        """Append ``records`` through the appender process, holding this process's write
+        lock meanwhile; their indexes. `AuditError` (or `AppenderLostError`) if not."""
+        events: list[Event] = [
+            (
+                r.time_us,
+                r.request_id,
+                r.actor,
+                r.action,
+                r.resource,
+                r.outcome,
+                r.detail_json(),
+                r.entry_bytes(),
+            )
+            for r in records
+        ]
+        try:
+            with self._db.write_lock():
+                indexes = appender.append(events)
+        except AuditError:
+            self.mark(ok=False)
+            raise
+        except StrongroomError:  # the write lock stayed taken
+            self.mark(ok=False)
+            raise AuditError() from None
+        self.commits += 1
+        self._healthy = True
+        return indexes

@@ -161,9 +161,29 @@ class Database:
     def backend(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
+        database = self.engine.url.database if self.backend == "sqlite" else None
+        return Path(database) if database else None
+
     def held_connection(self) -> HeldConnection:
         """A connection for one writer thread to keep (`driver_transaction`)."""
         return HeldConnection(self.engine)
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """This process's SQLite write lock, held for a write made elsewhere (the audit
+        appender process), so the process's own writers queue here rather than in
+        SQLite's busy handler. `StoreError` if it stays taken; nothing on PostgreSQL."""
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise StoreError("the database is busy; retry")
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
 
     @contextmanager
     def transaction(self, *, read_only: bool = False) -> Iterator[Session]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, Table, func, select
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from strongroom.crypto import merkle
+from strongroom.store import audit_append
 from strongroom.store.engine import DriverTransaction
 from strongroom.store.models import (
     AuditAlert,
@@ -44,28 +43,9 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> list[int]:
 
 
 #: The order of the values `append_values` takes for each event (everything but ``seq``).
-COLUMNS = (
-    "time_us",
-    "request_id",
-    "actor",
-    "action",
-    "resource",
-    "outcome",
-    "detail",
-    "entry",
-    "leaf_hash",
-)
-_LEAF = COLUMNS.index("leaf_hash")
-# Plain SQL for the append path, built from constants only (table and column names and
-# a placeholder per value); ``{m}`` is the driver's placeholder.
-_HEAD = cast(Table, AuditHead.__table__).name
-_TILES = cast(Table, AuditTile.__table__).name
-_HEAD_SELECT = f"SELECT size, frontier FROM {_HEAD} WHERE id = 1"  # noqa: S608
-_HEAD_UPDATE = f"UPDATE {_HEAD} SET size = {{m}}, frontier = {{m}} WHERE id = 1"  # noqa: S608
-_TILE_INSERT = f"INSERT INTO {_TILES} (level, idx, hash) VALUES ({{m}}, {{m}}, {{m}})"  # noqa: S608
-_LEAVES_SELECT = f"SELECT leaf_hash FROM {_EVENTS.name} ORDER BY seq"  # noqa: S608
-#: Events per INSERT statement on SQLite: 2,560 parameters, within its limit (32,766).
-ROWS_PER_STATEMENT = 256
+COLUMNS = audit_append.COLUMNS
+#: Events per INSERT statement on SQLite.
+ROWS_PER_STATEMENT = audit_append.ROWS_PER_STATEMENT
 
 
 def append_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -93,81 +73,13 @@ def append_values(
     driver_error: type[Exception] = dialect.loaded_dbapi.Error
     cursor = transaction.connection.cursor()
     try:
-        return _append(cursor, dialect, rows)
+        return audit_append.append(cursor, dialect.paramstyle, dialect.name, rows)
     except driver_error as exc:
         raise DBAPIError.instance(
             None, None, exc, driver_error, hide_parameters=True, dialect=dialect
         ) from exc
     finally:
         cursor.close()
-
-
-def _append(cursor: Any, dialect: Dialect, rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    # Plain SQL, not statements built per call: the head is read and written once per
-    # batch, and building SQLAlchemy statements cost more than the batch's hashing.
-    lock = " FOR UPDATE" if dialect.name == "postgresql" else ""
-    cursor.execute(_HEAD_SELECT + lock)
-    first, stored = cursor.fetchone()
-    frontier = _frontier(cursor, marker, stored)
-    frontier, tiles = merkle.extend_with_tiles(frontier, [r[_LEAF] for r in rows])
-    if dialect.name == "sqlite":
-        # One statement per 256 events: the driver releases the GIL once per statement,
-        # where its executemany would release and retake it for every row. The statement
-        # numbers its rows from its first parameter, so the values go in as they are.
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            part = rows[start : start + ROWS_PER_STATEMENT]
-            cursor.execute(
-                _numbered_insert_sql(len(part)), (first + start, *chain.from_iterable(part))
-            )
-    else:
-        # psycopg pipelines an executemany; a statement with thousands of parameters
-        # costs it several times more.
-        cursor.executemany(
-            _row_insert_sql(marker), [(seq, *row) for seq, row in enumerate(rows, first)]
-        )
-    _insert_tiles(cursor, marker, tiles)
-    cursor.execute(_HEAD_UPDATE.format(m=marker), (first + len(rows), frontier.to_bytes()))
-    return list(range(first, first + len(rows)))
-
-
-def _insert_tiles(cursor: Any, marker: str, tiles: Sequence[merkle.Tile]) -> None:
-    if tiles:
-        cursor.executemany(_TILE_INSERT.format(m=marker), [(t.level, t.idx, t.hash) for t in tiles])
-
-
-@functools.cache
-def _row_insert_sql(marker: str) -> str:
-    """``INSERT`` of one event, ``seq`` first, with the driver's placeholder."""
-    values = ", ".join(marker for _ in range(1 + len(COLUMNS)))
-    # Built from constants only (the table's name, our column names, placeholders).
-    return f"INSERT INTO {_EVENTS.name} (seq, {', '.join(COLUMNS)}) VALUES ({values})"  # noqa: S608
-
-
-@functools.lru_cache(maxsize=64)
-def _numbered_insert_sql(count: int) -> str:
-    """A SQLite ``INSERT`` of ``count`` events in one statement whose first parameter is
-    the first event's ``seq`` and the rest are the events' values in `COLUMNS` order.
-
-    Row ``k`` takes ``?1 + k`` as its ``seq``; each plain ``?`` is numbered one past the
-    largest number used before it, so the values bind in order from 2.
-    """
-    values = ", ".join("?" for _ in COLUMNS)
-    rows = ", ".join(f"(?1 + {k}, {values})" for k in range(count))
-    # Built from constants only (the table's name, our column names, placeholders).
-    return f"INSERT INTO {_EVENTS.name} (seq, {', '.join(COLUMNS)}) VALUES {rows}"  # noqa: S608
-
-
-def _frontier(cursor: Any, marker: str, stored: bytes | None) -> merkle.Frontier:
-    if stored is not None:
-        return merkle.Frontier.from_bytes(stored)
-    # Written by revision 0001 before the tree existed: rebuild once, tiles included.
-    cursor.execute(_LEAVES_SELECT)
-    frontier, tiles = merkle.extend_with_tiles(
-        merkle.Frontier.empty(), [bytes(leaf) for (leaf,) in cursor.fetchall()]
-    )
-    _insert_tiles(cursor, marker, tiles)
-    return frontier
 
 
 def head(session: Session) -> tuple[int, merkle.Frontier]:
