@@ -105,8 +105,10 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         self.seal_manager = SealManager(self.clock)
         self.leader = leader
+        # With workers, this node is the supervisor's: already the one audit writer, in a
+        # process of its own that serves no request; an appender would add a hop.
         self.committer = committer or GroupCommitter(
-            database, appender=settings.audit_appender == "process"
+            database, appender=settings.audit_appender == "process" and settings.workers == 1
         )
         self.alerts = _alert_engine(settings, database, self.clock)
         self.committer.observers.append(self.alerts.observe)

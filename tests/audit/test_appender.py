@@ -278,7 +278,7 @@ def test_the_child_needs_its_database() -> None:
     assert b"usage" in done.stderr
 
 
-def test_postgresql_and_the_thread_setting_have_no_child(
+def test_postgresql_the_thread_setting_and_a_supervisor_have_no_child(
     settings: Settings, tmp_path: Path
 ) -> None:
     node = Node.open(settings)
@@ -295,6 +295,17 @@ def test_postgresql_and_the_thread_setting_have_no_child(
         audit_appender="thread",
     )
     node = Node.open(threaded)
+    try:
+        assert node.committer.appender is None
+    finally:
+        node.close()
+    # With workers, the supervisor's node is the one audit writer already.
+    supervised = load_settings(
+        database_url=f"sqlite:///{(tmp_path / 'supervised.db').as_posix()}",
+        data_dir=tmp_path / "supervised",
+        workers=2,
+    )
+    node = Node.open(supervised)
     try:
         assert node.committer.appender is None
     finally:
