@@ -205,7 +205,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
             "were all waiting for their events' group commit, or the machine's other load had "
             "the CPU: wall-clock rates move with that load, CPU figures much less); and "
             f"{results['exchange_appender_cpu_us']:.0f} µs in the audit appender process, on "
-            "the other core (it writes the events' batches)",
+            "the other core (it writes the events' batches). By slice: "
+            + ", ".join(
+                f"{r:,.0f}/s (loop busy {100 * b:.0f}%)"
+                for r, b in zip(
+                    results["exchange_by_slice"],
+                    results["exchange_loop_busy_by_slice"],
+                    strict=True,
+                )
+            ),
             f"warm row: {warm['exchanges_measured']:,} exchanges of {args.warm_subjects:,} "
             f"subject tokens each exchanged once before (as a backend exchanges a user's "
             f"token again, for another audience), {warm['exchanges_first_seen']:,} first seen; "
@@ -382,11 +390,15 @@ def interleaved_row(
     if any(node.tokens.cached(t) is None for t in subjects.seen):
         raise BenchError("a subject token of the warm-up is not in the verified-token cache")
     before = subjects.first_seen
+    slices: list[float] = []
+    busy: list[float] = []
     for _ in range(args.rounds):
         signs.append(rate(sign, share))
         part = async_slice(node, creds, subjects, share, args.concurrency)
         for key in totals:
             totals[key] += part[key]
+        slices.append(part["done"] / part["wall"])
+        busy.append(part["loop_cpu"] / part["wall"])
     done = int(totals["done"])
     if not warm and not subjects.fresh:
         raise BenchError(f"--subjects {len(tokens)} ran out: give more")
@@ -400,6 +412,8 @@ def interleaved_row(
         "exchange_loop_cpu_us": 1e6 * totals["loop_cpu"] / max(done, 1),
         "exchange_appender_cpu_us": 1e6 * totals["appender_cpu"] / max(done, 1),
         "exchange_loop_busy": totals["loop_cpu"] / totals["wall"],
+        "exchange_by_slice": slices,
+        "exchange_loop_busy_by_slice": busy,
     }
 
 
