@@ -21,7 +21,11 @@ from pathlib import Path
 import pytest
 from trail_support import check_tree
 
-from strongroom.audit.appender import AppenderLostError, AppenderProcess
+from strongroom.audit.appender import (
+    READY,
+    AppenderLostError,
+    AppenderProcess,
+)
 from strongroom.audit.committer import GROUP_SIZE, GroupCommitter
 from strongroom.audit.events import AuditRecord
 from strongroom.config import Settings, load_settings
@@ -232,6 +236,27 @@ def test_a_hung_child_is_killed_and_its_batch_fails(sqlite_db: Database) -> None
     assert len(check_tree(sqlite_db)) == 2
 
 
+def test_without_a_child_the_writer_thread_writes_the_trail(
+    committer: GroupCommitter, sqlite_db: Database, tmp_path: Path
+) -> None:
+    appender = committer.appender
+    assert appender is not None
+    # A child that cannot open its database never says it is ready: nothing is sent to
+    # it, and the batch is written in this process instead.
+    appender._path = tmp_path / "missing" / "nowhere.db"
+    assert committer.append(_record("one")) == 0
+    assert appender.pid is None and appender.started == 1
+
+    async def main() -> list[int]:
+        waiters = [committer.append_async(_record(f"c{i}")) for i in range(3)]
+        return list(await asyncio.gather(*waiters))
+
+    assert sorted(asyncio.run(main())) == [1, 2, 3]
+    assert appender.started == 1  # not tried again for a while
+    assert committer.healthy
+    assert [r.request_id for r in check_tree(sqlite_db)] == ["one", "c0", "c1", "c2"]
+
+
 def test_close_stops_the_child(sqlite_db: Database) -> None:
     committer = GroupCommitter(sqlite_db, appender=True)
     committer.append(_record("x"))
@@ -261,6 +286,8 @@ def test_the_child_refuses_a_malformed_request_and_stops_at_the_end_of_its_input
         (size,) = _FRAME.unpack(child.stdout.read(_FRAME.size))
         return marshal.loads(child.stdout.read(size))
 
+    (size,) = _FRAME.unpack(child.stdout.read(_FRAME.size))
+    assert marshal.loads(child.stdout.read(size)) == READY  # it opened the database
     assert ask(b"\xff\x00garbage") == ("error", "bad request")
     assert ask(marshal.dumps([("not", "an", "event")])) == ("error", "bad request")
     assert ask(marshal.dumps([(1, "r", "a", "x", "r", "success", "{}", b"{}")])) == (0, 1)
@@ -310,3 +337,21 @@ def test_postgresql_the_thread_setting_and_a_supervisor_have_no_child(
         assert node.committer.appender is None
     finally:
         node.close()
+
+
+def test_the_child_outlives_a_stop_signal_until_its_input_ends(sqlite_db: Database) -> None:
+    appender = AppenderProcess(sqlite_db.sqlite_path or Path())
+    try:
+        event = (1, "r", "a", "x", "r", "success", "{}", b'{"n":1}')
+        assert appender.append([event]) == [0]
+        pid = appender.pid
+        assert pid is not None
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            os.kill(pid, number)
+        time.sleep(0.2)
+        assert _alive(pid)
+        assert appender.append([event]) == [1]  # the same child, still serving
+        assert appender.started == 1
+    finally:
+        appender.close()
+    assert not _alive(pid)

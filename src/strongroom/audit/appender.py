@@ -51,6 +51,10 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 #: How long a batch may take: the child waits up to 30 s for SQLite's write lock.
 ANSWER_TIMEOUT_SECONDS = 60.0
 _WATCH_SECONDS = 1.0
+#: How long the writer thread writes the trail itself after an appender failed to start.
+RETRY_SECONDS = 30.0
+#: What the child sends once it has opened the database.
+READY = ("ready",)
 _BUSY_TIMEOUT_MS = 30_000
 _STOP_SECONDS = 5.0
 
@@ -62,6 +66,10 @@ class AppenderLostError(AuditError):
     """The appender failed mid-batch: whether the batch was committed is unknown."""
 
 
+class AppenderUnavailableError(AuditError):
+    """No appender could be started (nothing was sent): write the batch another way."""
+
+
 class AppenderProcess:
     """The parent's handle on the appender child of one SQLite file; started on first
     use, restarted after a failure. Used by one writer thread (a lock keeps it safe)."""
@@ -71,8 +79,11 @@ class AppenderProcess:
         self._timeout = timeout_seconds
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
-        # When the batch in flight was sent (None: none is); the watchdog reads it.
+        # When the batch in flight was sent, or the child started (None: neither is
+        # pending); the watchdog reads it.
         self._sent: float | None = None
+        # After a child that could not start, none is tried again before this time.
+        self._retry_at = 0.0
         self._watchdog: threading.Thread | None = None
         self._closed = threading.Event()
         #: Children started so far (a restart after a failure adds one).
@@ -88,7 +99,8 @@ class AppenderProcess:
         """Commit ``events`` in one transaction; their indexes.
 
         `AuditError` if the child refused the batch (nothing was written);
-        `AppenderLostError` if it failed on the way (the batch may have been written).
+        `AppenderLostError` if it failed on the way (the batch may have been written);
+        `AppenderUnavailableError` if no child could be started (nothing was sent).
         """
         payload = marshal.dumps(list(events))
         if len(payload) > MAX_FRAME_BYTES:
@@ -138,19 +150,33 @@ class AppenderProcess:
                     process.kill()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        """A new child, once it has said it opened the database; else
+        `AppenderUnavailableError`, and no new child is tried for a while."""
+        if time.monotonic() < self._retry_at:
+            raise AppenderUnavailableError()
+        try:
+            process = self._spawn()
+        except (OSError, EOFError, ValueError, TypeError):
+            self._stop_locked(kill=True)
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+            log.error(
+                "the audit appender could not start; the writer thread writes the trail "
+                "for the next %.0f s",
+                RETRY_SECONDS,
+            )
+            raise AppenderUnavailableError() from None
+        return process
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         root = str(Path(__file__).resolve().parents[2])  # the directory holding `strongroom`
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         )
         argv = [sys.executable, "-m", "strongroom.audit.appender", str(self._path)]
-        try:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
-            )
-        except OSError:
-            log.error("the audit appender could not be started")
-            raise AuditError() from None
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
+        )
         self._process = process
         self.started += 1
         if self._watchdog is None:
@@ -158,6 +184,15 @@ class AppenderProcess:
                 target=self._watch, name="strongroom-audit-watchdog", daemon=True
             )
             self._watchdog.start()
+        # The child says it is ready once it has opened the database (the watchdog ends
+        # a wait that lasts too long).
+        self._sent = time.monotonic()
+        try:
+            ready = marshal.loads(_read_frame(_fd(process.stdout)))  # noqa: S302 - our child
+        finally:
+            self._sent = None
+        if ready != READY:
+            raise ValueError("the appender did not say it was ready")
         return process
 
     def _stop_locked(self, *, kill: bool) -> None:
@@ -274,12 +309,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m strongroom.audit.appender DATABASE", file=sys.stderr)
         return 2
-    # The parent stops the child by closing the pipe, after its last batch; an interrupt
-    # meant for the server (Ctrl-C reaches the whole process group) must not cut one short.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent stops the child by closing the pipe, after its last batch (and the pipe
+    # closes if the parent dies). A signal meant for the server must not cut a batch
+    # short while the server drains: Ctrl-C reaches the whole process group, a service
+    # manager's stop the whole control group.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
     requests, answers = sys.stdin.buffer.fileno(), os.dup(sys.stdout.buffer.fileno())
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing stray reaches the parent
-    connection = _connect(args[0])
+    try:
+        connection = _connect(args[0])
+    except sqlite3.Error as exc:
+        print(f"strongroom audit appender: cannot open the database: {exc}", file=sys.stderr)
+        return 1
+    ready = marshal.dumps(READY)
+    _write_all(answers, _FRAME.pack(len(ready)) + ready)
     while True:
         try:
             request = _read_frame(requests)

@@ -41,7 +41,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal, cast
 
 from strongroom.audit import log
-from strongroom.audit.appender import AppenderLostError, AppenderProcess, Event
+from strongroom.audit.appender import (
+    AppenderLostError,
+    AppenderProcess,
+    AppenderUnavailableError,
+    Event,
+)
 from strongroom.audit.events import AuditRecord
 from strongroom.errors import AuditError, StrongroomError
 from strongroom.store.engine import Database, Reader
@@ -469,7 +474,10 @@ class GroupCommitter:
             if before_commit is not None:
                 before_commit()  # durable already; its callers need not wait for this one
             records = cast(list[AuditRecord], items)
-            return self._append_remote(self.appender, records), list(records)
+            try:
+                return self._append_remote(self.appender, records), list(records)
+            except AppenderUnavailableError:
+                pass  # no child could start (nothing was sent): written here instead
         reading = False  # a point read (not the trail) is what failed
         if reads and before_commit is not None:
             before_commit()  # a Session may wait for the write lock: answer first
@@ -533,6 +541,8 @@ class GroupCommitter:
         try:
             with self._db.write_lock():
                 indexes = appender.append(events)
+        except AppenderUnavailableError:
+            raise
         except AuditError:
             self.mark(ok=False)
             raise
