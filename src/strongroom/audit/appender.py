@@ -51,6 +51,8 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 #: How long a batch may take: the child waits up to 30 s for SQLite's write lock.
 ANSWER_TIMEOUT_SECONDS = 60.0
 _WATCH_SECONDS = 1.0
+#: How long a new child may take to say it opened the database.
+START_TIMEOUT_SECONDS = 10.0
 #: How long the writer thread writes the trail itself after an appender failed to start.
 RETRY_SECONDS = 30.0
 #: What the child sends once it has opened the database.
@@ -79,9 +81,9 @@ class AppenderProcess:
         self._timeout = timeout_seconds
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
-        # When the batch in flight was sent, or the child started (None: neither is
-        # pending); the watchdog reads it.
-        self._sent: float | None = None
+        # When the batch in flight, or a new child's word that it is ready, is overdue
+        # (None: nothing is awaited); the watchdog reads it.
+        self._due: float | None = None
         # After a child that could not start, none is tried again before this time.
         self._retry_at = 0.0
         self._watchdog: threading.Thread | None = None
@@ -110,7 +112,7 @@ class AppenderProcess:
             # A blocking read, not a poll and a read: each call that releases the
             # interpreter lock must wait to take it back from a busy event loop. The
             # watchdog kills a child that keeps a batch past the timeout, ending the read.
-            self._sent = time.monotonic()
+            self._due = time.monotonic() + self._timeout
             try:
                 _write_all(_fd(process.stdin), _FRAME.pack(len(payload)) + payload)
                 answer = _read_frame(_fd(process.stdout))
@@ -121,7 +123,7 @@ class AppenderProcess:
                 log.error("the audit appender failed mid-batch (%s); restarting it", _name(exc))
                 raise AppenderLostError() from None
             finally:
-                self._sent = None
+                self._due = None
         if _is_indexes(reply, len(events)):
             first, count = reply
             return list(range(first, first + count))
@@ -140,12 +142,11 @@ class AppenderProcess:
             self._stop_locked(kill=False)
 
     def _watch(self) -> None:
-        """Kill a child that holds a batch past the timeout (its read then ends)."""
+        """Kill a child whose answer is overdue (the read waiting for it then ends)."""
         while not self._closed.wait(_WATCH_SECONDS):
-            sent, process = self._sent, self._process
-            late = sent is not None and time.monotonic() - sent > self._timeout
-            if late and process is not None:
-                log.error("the audit appender kept a batch past %.0f s", self._timeout)
+            due, process = self._due, self._process
+            if due is not None and time.monotonic() > due and process is not None:
+                log.error("the audit appender did not answer in time; stopping it")
                 with contextlib.suppress(OSError):
                     process.kill()
 
@@ -186,11 +187,11 @@ class AppenderProcess:
             self._watchdog.start()
         # The child says it is ready once it has opened the database (the watchdog ends
         # a wait that lasts too long).
-        self._sent = time.monotonic()
+        self._due = time.monotonic() + min(START_TIMEOUT_SECONDS, self._timeout)
         try:
             ready = marshal.loads(_read_frame(_fd(process.stdout)))  # noqa: S302 - our child
         finally:
-            self._sent = None
+            self._due = None
         if ready != READY:
             raise ValueError("the appender did not say it was ready")
         return process
