@@ -25,6 +25,7 @@ from strongroom.audit.appender import (
     READY,
     AppenderLostError,
     AppenderProcess,
+    Event,
 )
 from strongroom.audit.committer import GROUP_SIZE, GroupCommitter
 from strongroom.audit.events import AuditRecord
@@ -118,26 +119,41 @@ def test_thread_appends_go_through_the_child_too(
 
 
 def test_point_reads_stay_in_the_writers_transaction(
-    committer: GroupCommitter, sqlite_db: Database
+    committer: GroupCommitter, sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sent: list[str] = []
+    real = AppenderProcess.append
+
+    def spy(self: AppenderProcess, events: list[Event]) -> list[int]:
+        sent.extend(event[1] for event in events)
+        return real(self, events)
+
+    monkeypatch.setattr(AppenderProcess, "append", spy)
+    reads: list[str] = []
+
     def read(reader: object) -> tuple[object, AuditRecord]:
+        reads.append(type(reader).__name__)
         return "read", _record("with-a-read")
 
     async def main() -> list[object]:
-        return list(
-            await asyncio.gather(
-                committer.read_async(read),
-                *(committer.append_async(_record(f"plain-{i}")) for i in range(5)),
-            )
-        )
+        waiters = [committer.read_async(read)]  # the read first, then plain events
+        waiters += [committer.append_async(_record(f"plain-{i}")) for i in range(5)]
+        return list(await asyncio.gather(*waiters))
 
     results = asyncio.run(main())
     assert results[0] == "read"
-    assert sorted(results[1:]) == sorted(set(results[1:]))  # type: ignore[type-var]
-    assert {r.request_id for r in check_tree(sqlite_db)} == {
+    # The read ran in this process, in a Session of the writer's transaction, and its
+    # batch (the plain events queued with it) never went to the child.
+    assert reads == ["Session"]
+    assert sent == []
+    assert sorted(results[1:]) == [1, 2, 3, 4, 5]  # type: ignore[type-var]
+    assert [r.request_id for r in check_tree(sqlite_db)] == [
         "with-a-read",
         *(f"plain-{i}" for i in range(5)),
-    }
+    ]
+    # A batch of plain events alone goes to the child.
+    assert committer.append(_record("alone")) == 6
+    assert sent == ["alone"]
 
 
 def test_a_lost_child_fails_only_its_batch_and_a_new_one_takes_over(
@@ -308,35 +324,23 @@ def test_the_child_needs_its_database() -> None:
 def test_postgresql_the_thread_setting_and_a_supervisor_have_no_child(
     settings: Settings, tmp_path: Path
 ) -> None:
-    node = Node.open(settings)
-    try:
-        if node.db.backend == "sqlite":
-            assert node.committer.appender is not None
-        else:
-            assert node.committer.appender is None
-    finally:
-        node.close()
-    threaded = load_settings(
-        database_url=f"sqlite:///{(tmp_path / 'threaded.db').as_posix()}",
-        data_dir=tmp_path / "threaded",
-        audit_appender="thread",
-    )
-    node = Node.open(threaded)
-    try:
-        assert node.committer.appender is None
-    finally:
-        node.close()
-    # With workers, the supervisor's node is the one audit writer already.
-    supervised = load_settings(
-        database_url=f"sqlite:///{(tmp_path / 'supervised.db').as_posix()}",
-        data_dir=tmp_path / "supervised",
-        workers=2,
-    )
-    node = Node.open(supervised)
-    try:
-        assert node.committer.appender is None
-    finally:
-        node.close()
+    def sqlite(name: str, **overrides: object) -> Settings:
+        url = f"sqlite:///{(tmp_path / f'{name}.db').as_posix()}"
+        return load_settings(database_url=url, data_dir=tmp_path / name, **overrides)
+
+    cases = [
+        # The test's store: SQLite gets a child, PostgreSQL does not.
+        (settings, settings.resolved_database_url.startswith("sqlite")),
+        (sqlite("threaded", audit_appender="thread"), False),
+        # With workers, the supervisor's node is the one audit writer already.
+        (sqlite("supervised", workers=2), False),
+    ]
+    for case, child in cases:
+        node = Node.open(case)
+        try:
+            assert (node.committer.appender is not None) is child
+        finally:
+            node.close()
 
 
 def test_the_child_outlives_a_stop_signal_until_its_input_ends(sqlite_db: Database) -> None:

@@ -97,14 +97,14 @@ class AppenderProcess:
         process = self._process
         return process.pid if process is not None and process.poll() is None else None
 
-    def append(self, events: Sequence[Event]) -> list[int]:
+    def append(self, events: list[Event]) -> list[int]:
         """Commit ``events`` in one transaction; their indexes.
 
         `AuditError` if the child refused the batch (nothing was written);
         `AppenderLostError` if it failed on the way (the batch may have been written);
         `AppenderUnavailableError` if no child could be started (nothing was sent).
         """
-        payload = marshal.dumps(list(events))
+        payload = marshal.dumps(events)
         if len(payload) > MAX_FRAME_BYTES:
             raise AuditError("the audit batch is too large")
         with self._lock:
@@ -279,7 +279,7 @@ def _connect(path: str) -> sqlite3.Connection:
 
 def _commit(connection: sqlite3.Connection, events: list[Event]) -> tuple[Any, ...]:
     """Append ``events`` in one transaction; the answer to send."""
-    rows = [(*event, leaf_hash(event[7])) for event in events]
+    rows = [(*event, leaf_hash(event[-1])) for event in events]  # the entry is last
     cursor = connection.cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")

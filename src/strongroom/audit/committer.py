@@ -45,7 +45,6 @@ from strongroom.audit.appender import (
     AppenderLostError,
     AppenderProcess,
     AppenderUnavailableError,
-    Event,
 )
 from strongroom.audit.events import AuditRecord
 from strongroom.errors import AuditError, StrongroomError
@@ -525,19 +524,7 @@ class GroupCommitter:
     def _append_remote(self, appender: AppenderProcess, records: list[AuditRecord]) -> list[int]:
         """Append ``records`` through the appender process, holding this process's write
         lock meanwhile; their indexes. `AuditError` (or `AppenderLostError`) if not."""
-        events: list[Event] = [
-            (
-                r.time_us,
-                r.request_id,
-                r.actor,
-                r.action,
-                r.resource,
-                r.outcome,
-                r.detail_json(),
-                r.entry_bytes(),
-            )
-            for r in records
-        ]
+        events = [log.event_values(r) for r in records]
         try:
             with self._db.write_lock():
                 indexes = appender.append(events)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from strongroom.audit.appender import Event
 from strongroom.audit.events import AuditRecord
 from strongroom.clock import rfc3339
 from strongroom.crypto.merkle import leaf_hash
@@ -20,9 +21,9 @@ from strongroom.store.models import AuditEvent
 from strongroom.store.repositories import audit as repo
 
 
-def _values(record: AuditRecord) -> tuple[object, ...]:
-    """The event's column values in `repo.COLUMNS` order."""
-    entry = record.entry_bytes()
+def event_values(record: AuditRecord) -> Event:
+    """The event's column values in `repo.COLUMNS` order but the leaf hash, which its
+    writer computes (this process, or the appender process)."""
     return (
         record.time_us,
         record.request_id,
@@ -31,9 +32,13 @@ def _values(record: AuditRecord) -> tuple[object, ...]:
         record.resource,
         record.outcome,
         record.detail_json(),
-        entry,
-        leaf_hash(entry),
+        record.entry_bytes(),
     )
+
+
+def _values(record: AuditRecord) -> tuple[object, ...]:
+    """The event's column values in `repo.COLUMNS` order."""
+    return (*event_values(record), leaf_hash(record.entry_bytes()))  # the entry is cached
 
 
 def append(session: Session, record: AuditRecord) -> int:

@@ -33,7 +33,6 @@ COLUMNS = (
     "entry",
     "leaf_hash",
 )
-ENTRY = COLUMNS.index("entry")
 LEAF = COLUMNS.index("leaf_hash")
 # Plain SQL built from constants only (table and column names and a placeholder per
 # value); ``{m}`` is the driver's placeholder.

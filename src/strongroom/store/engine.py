@@ -176,14 +176,20 @@ class Database:
         """This process's SQLite write lock, held for a write made elsewhere (the audit
         appender process), so the process's own writers queue here rather than in
         SQLite's busy handler. `StoreError` if it stays taken; nothing on PostgreSQL."""
-        lock = self._write_lock
-        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
-            raise StoreError("the database is busy; retry")
+        lock = self._take_write_lock()
         try:
             yield
         finally:
             if lock is not None:
                 lock.release()
+
+    def _take_write_lock(self) -> threading.Lock | None:
+        """The SQLite write lock, taken (None on PostgreSQL); `StoreError` if it stays
+        taken by others past the timeout."""
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise StoreError("the database is busy; retry")
+        return lock
 
     @contextmanager
     def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
@@ -193,9 +199,7 @@ class Database:
         they must not write. Database failures surface as `StoreError` (HTTP 503) with
         no driver detail.
         """
-        lock = None if read_only else self._write_lock
-        if lock is not None and not lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
-            raise StoreError("the database is busy; retry")
+        lock = None if read_only else self._take_write_lock()
         session = (self._readers if read_only else self._sessions)()
         try:
             with session.begin():
